@@ -1,0 +1,52 @@
+# ijepa.c build.  make            -> build/ijepa, build/libijepa.a, build/tests/*
+#                 make test       -> build and run every test (normal build)
+#                 make test SAN=1 -> the same under AddressSanitizer + UBSan (build-san/)
+#                 make check      -> both of the above (what CI runs)
+CC      ?= cc
+OPT     ?= -O2 -march=native
+CFLAGS  := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -Iinclude -Isrc -MMD -MP $(OPT) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+LDLIBS  := -lopenblas -ljansson -lz -lm -fopenmp
+BUILD   := build
+ifeq ($(SAN),1)
+BUILD   := build-san
+OPT     := -O1 -g -fno-omit-frame-pointer
+CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDLIBS  += -fsanitize=address,undefined
+endif
+
+LIB_SRC  := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
+CLI_SRC  := $(shell find src/cli -name '*.c' | sort)
+TEST_SRC := $(wildcard tests/test_*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+all: $(BUILD)/ijepa $(TESTS)
+
+$(BUILD)/libijepa.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/ijepa: $(CLI_OBJ) $(BUILD)/libijepa.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testlib.o $(BUILD)/libijepa.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+test: all
+	@tests/run.sh $(BUILD)
+
+check:
+	$(MAKE) test
+	$(MAKE) test SAN=1
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all test check clean
+.SECONDARY:
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,60 @@
+/* error.c: thread-local error messages, assertions and checked allocation. */
+#include "core/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local char last_error[1024];
+
+int ij_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *ij_last_error(void) { return last_error; }
+
+void ij_clear_error(void) { last_error[0] = '\0'; }
+
+void ij_assert_fail(const char *expr, const char *file, int line)
+{
+    fprintf(stderr, "ijepa: internal error: %s:%d: assertion '%s' failed\n", file, line, expr);
+    abort();
+}
+
+void *ij_malloc(size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) {
+        fprintf(stderr, "ijepa: out of memory allocating %zu bytes\n", bytes);
+        exit(1);
+    }
+    return p;
+}
+
+void *ij_calloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) {
+        fprintf(stderr, "ijepa: out of memory allocating %zu x %zu bytes\n", count, size);
+        exit(1);
+    }
+    return p;
+}
+
+void *ij_alloc_aligned(size_t bytes)
+{
+    size_t rounded = (bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, rounded ? rounded : 64);
+    if (!p) {
+        fprintf(stderr, "ijepa: out of memory allocating %zu bytes\n", bytes);
+        exit(1);
+    }
+    memset(p, 0, rounded ? rounded : 64);
+    return p;
+}
