@@ -1,0 +1,205 @@
+/* checkpoint.c: see checkpoint.h. */
+#include "io/checkpoint.h"
+
+#include "core/error.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int meta_int(const StFile *f, const char *key, int *out, int required)
+{
+    const char *v = st_meta(f, key);
+    if (!v) return required ? ij_error("%s: metadata has no '%s' (needed for the model configuration)", f->path, key) : 1;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < 1 || x > 1 << 20)
+        return ij_error("%s: metadata '%s' = '%s' is not a positive integer", f->path, key, v);
+    *out = (int)x;
+    return 0;
+}
+
+int ij_config_from_meta(const StFile *f, IjConfig *c)
+{
+    memset(c, 0, sizeof *c);
+    static const struct { const char *key; size_t off; } keys[] = {
+        {"img_size", offsetof(IjConfig, img_size)},   {"channels", offsetof(IjConfig, channels)},
+        {"patch_size", offsetof(IjConfig, patch_size)}, {"embed_dim", offsetof(IjConfig, embed_dim)},
+        {"depth", offsetof(IjConfig, depth)},         {"num_heads", offsetof(IjConfig, num_heads)},
+        {"pred_embed_dim", offsetof(IjConfig, pred_dim)}, {"pred_depth", offsetof(IjConfig, pred_depth)},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (meta_int(f, keys[i].key, (int *)((char *)c + keys[i].off), 1)) return -1;
+    int ratio = 4, r;
+    if ((r = meta_int(f, "mlp_dim", &c->mlp_dim, 0)) < 0) return -1;
+    if (r == 1) {
+        if (meta_int(f, "mlp_ratio", &ratio, 0) < 0) return -1;
+        c->mlp_dim = ratio * c->embed_dim;
+    }
+    if ((r = meta_int(f, "pred_mlp_dim", &c->pred_mlp_dim, 0)) < 0) return -1;
+    if (r == 1) c->pred_mlp_dim = 4 * c->pred_dim;
+    if (ij_config_validate(c)) return ij_error("%s: %s", f->path, ij_last_error());
+    return 0;
+}
+
+int ij_checkpoint_config(const char *path, IjConfig *c)
+{
+    StFile f = {0};
+    if (st_open(&f, path)) return -1;
+    int rc = ij_config_from_meta(&f, c);
+    st_close(&f);
+    return rc;
+}
+
+int ij_checkpoint_save(const IjModel *m, const char *path, const IjExtraSection *extra, int n_extra,
+                       const char *const *meta, int nmeta)
+{
+    const IjTable *tab = &m->tab;
+    const IjConfig *c = &m->cfg;
+    int cap = tab->n * (2 + n_extra);
+    StWriteTensor *t = ij_calloc((size_t)cap, sizeof *t);
+    char (*names)[160] = ij_calloc((size_t)cap, sizeof *names);
+    int n = 0;
+    for (int pass = 0; pass < 2 + n_extra; pass++) {
+        for (int i = 0; i < tab->n; i++) {
+            const IjTensor *x = &tab->t[i];
+            const float *buf;
+            if (pass == 0) buf = m->params;
+            else if (pass == 1) {
+                if (x->part != IJ_PART_ENCODER) continue;
+                buf = m->target;
+            } else {
+                if (!x->trainable) continue;
+                buf = extra[pass - 2].buf;
+            }
+            char full[128];
+            ij_tensor_full_name(full, sizeof full, x, pass == 1);
+            if (pass >= 2) snprintf(names[n], sizeof names[n], "%s.%s", extra[pass - 2].prefix, full);
+            else snprintf(names[n], sizeof names[n], "%s", full);
+            t[n].name = names[n];
+            t[n].dtype = ST_F32;
+            t[n].ndim = x->ndim;
+            memcpy(t[n].shape, x->shape, sizeof x->shape);
+            t[n].data = buf + x->offset;
+            n++;
+        }
+    }
+    char v[10][24];
+    int vals[10] = {c->img_size, c->channels, c->patch_size, c->embed_dim, c->depth, c->num_heads,
+                    c->mlp_dim, c->pred_dim, c->pred_depth, c->pred_mlp_dim};
+    const char *keys[10] = {"img_size", "channels", "patch_size", "embed_dim", "depth", "num_heads",
+                            "mlp_dim", "pred_embed_dim", "pred_depth", "pred_mlp_dim"};
+    const char **kv = ij_calloc((size_t)(2 * (12 + nmeta)), sizeof *kv);
+    int nkv = 0;
+    kv[2 * nkv] = "format";
+    kv[2 * nkv++ + 1] = "ijepa.c";
+    for (int i = 0; i < 10; i++) {
+        snprintf(v[i], sizeof v[i], "%d", vals[i]);
+        kv[2 * nkv] = keys[i];
+        kv[2 * nkv++ + 1] = v[i];
+    }
+    for (int i = 0; i < nmeta; i++) {
+        kv[2 * nkv] = meta[2 * i];
+        kv[2 * nkv++ + 1] = meta[2 * i + 1];
+    }
+    int rc = st_write(path, t, n, kv, nkv);
+    free(kv);
+    free(names);
+    free(t);
+    return rc;
+}
+
+static int shape_matches(const StTensor *s, const IjTensor *x)
+{
+    if (s->ndim != x->ndim) return 0;
+    for (int d = 0; d < x->ndim; d++)
+        if (s->shape[d] != x->shape[d]) return 0;
+    return 1;
+}
+
+static void shape_str(char *buf, size_t size, int ndim, const int64_t *shape)
+{
+    size_t k = (size_t)snprintf(buf, size, "[");
+    for (int d = 0; d < ndim && k < size; d++)
+        k += (size_t)snprintf(buf + k, size - k, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (k < size) snprintf(buf + k, size - k, "]");
+}
+
+/* Find prefix + name or prefix + "module." + name ("" prefix for a bare encoder). */
+static const StTensor *find_named(const StFile *f, const char *prefix, const char *name)
+{
+    char full[192];
+    snprintf(full, sizeof full, "%s%s", prefix, name);
+    const StTensor *s = st_find(f, full);
+    if (s) return s;
+    snprintf(full, sizeof full, "%smodule.%s", prefix, name);
+    return st_find(f, full);
+}
+
+/* Load one part of the table from tensors named prefix+name into buf; marks used tensors. */
+static int load_part(const StFile *f, const IjTable *tab, int part, int trainable_only,
+                     const char *prefix, float *buf, char *used)
+{
+    for (int i = 0; i < tab->n; i++) {
+        const IjTensor *x = &tab->t[i];
+        if (x->part != part || (trainable_only && !x->trainable)) continue;
+        const StTensor *s = find_named(f, prefix, x->name);
+        if (!s) return ij_error("%s: missing tensor '%s%s'", f->path, prefix, x->name);
+        if (!shape_matches(s, x)) {
+            char got[96], want[96];
+            shape_str(got, sizeof got, s->ndim, s->shape);
+            shape_str(want, sizeof want, x->ndim, x->shape);
+            return ij_error("%s: tensor '%s' has shape %s, expected %s for this configuration",
+                            f->path, s->name, got, want);
+        }
+        if (st_read_f32(f, s, buf + x->offset, x->numel)) return -1;
+        used[s - f->tensors] = 1;
+    }
+    return 0;
+}
+
+int ij_checkpoint_load_file(IjModel *m, const StFile *f, const IjExtraSection *extra, int n_extra,
+                            const char *const *ignore, int n_ignore)
+{
+    const IjTable *tab = &m->tab;
+    char *used = ij_calloc((size_t)f->n + 1, 1);
+    int bare = !find_named(f, "encoder.", "norm.weight") && find_named(f, "", "norm.weight");
+    int rc = 0;
+    if (bare) {
+        rc = load_part(f, tab, IJ_PART_ENCODER, 0, "", m->params, used);
+        if (!rc) ij_model_sync_target(m);
+    } else {
+        rc = load_part(f, tab, IJ_PART_ENCODER, 0, "encoder.", m->params, used);
+        if (!rc) rc = load_part(f, tab, IJ_PART_PREDICTOR, 0, "predictor.", m->params, used);
+        if (!rc) rc = load_part(f, tab, IJ_PART_ENCODER, 0, "target_encoder.", m->target, used);
+        for (int e = 0; e < n_extra && !rc; e++) {
+            char p[96];
+            snprintf(p, sizeof p, "%s.encoder.", extra[e].prefix);
+            rc = load_part(f, tab, IJ_PART_ENCODER, 1, p, extra[e].buf, used);
+            snprintf(p, sizeof p, "%s.predictor.", extra[e].prefix);
+            if (!rc) rc = load_part(f, tab, IJ_PART_PREDICTOR, 1, p, extra[e].buf, used);
+        }
+    }
+    for (int i = 0; i < f->n && !rc; i++) {
+        if (used[i]) continue;
+        int ignored = 0;
+        for (int k = 0; k < n_ignore; k++)
+            if (strncmp(f->tensors[i].name, ignore[k], strlen(ignore[k])) == 0) ignored = 1;
+        if (!ignored)
+            rc = ij_error("%s: unexpected tensor '%s' (not part of this model configuration)",
+                          f->path, f->tensors[i].name);
+    }
+    free(used);
+    return rc ? -1 : bare;
+}
+
+int ij_checkpoint_load(IjModel *m, const char *path, const IjExtraSection *extra, int n_extra)
+{
+    StFile f = {0};
+    if (st_open(&f, path)) return -1;
+    int rc = ij_checkpoint_load_file(m, &f, extra, n_extra, NULL, 0);
+    st_close(&f);
+    return rc;
+}

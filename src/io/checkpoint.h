@@ -1,0 +1,39 @@
+/* checkpoint.h: models in safetensors files with the official tensor names.
+ *
+ * Written layout: "encoder.<name>", "predictor.<name>", "target_encoder.<name>"
+ * (names of SPEC section 6), the configuration in __metadata__, plus any
+ * extra sections a caller adds (the trainer adds optimizer state).
+ * Read layouts: the above; the same with "module." after the part prefix
+ * (official state dicts); and a bare encoder ("<name>" or "module.<name>"),
+ * which fills both encoder and target encoder and leaves the predictor alone.
+ */
+#ifndef IJEPA_IO_CHECKPOINT_H
+#define IJEPA_IO_CHECKPOINT_H
+
+#include "io/safetensors.h"
+#include "model/model.h"
+
+/* Extra float tensors laid out like the parameters (e.g. AdamW moments):
+ * written as "<prefix>.<full name>" for every trainable tensor. */
+typedef struct {
+    const char *prefix;
+    float *buf;        /* [n_total] */
+} IjExtraSection;
+
+/* Read the model configuration from a checkpoint's metadata. */
+int ij_checkpoint_config(const char *path, IjConfig *c);
+int ij_config_from_meta(const StFile *f, IjConfig *c);
+
+/* Save params, target encoder and extras atomically; meta: extra key/value pairs. */
+int ij_checkpoint_save(const IjModel *m, const char *path, const IjExtraSection *extra, int n_extra,
+                       const char *const *meta, int nmeta);
+/* Load into a model built with the checkpoint's configuration. Every tensor of
+ * the file must be used and every expected tensor present, with the expected
+ * shape. Returns 1 if the file was a bare encoder, 0 for a full model. */
+int ij_checkpoint_load(IjModel *m, const char *path, const IjExtraSection *extra, int n_extra);
+/* The same on an open file; tensors whose names start with one of `ignore`
+ * prefixes are allowed to be extra (used by the tests' fixtures). */
+int ij_checkpoint_load_file(IjModel *m, const StFile *f, const IjExtraSection *extra, int n_extra,
+                            const char *const *ignore, int n_ignore);
+
+#endif

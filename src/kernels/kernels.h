@@ -1,0 +1,59 @@
+/* kernels.h: the numerical building blocks, each a *_forward / *_backward pair.
+ *
+ * Conventions: row-major float32; T = number of token rows; shapes in the
+ * comments. Backward functions ACCUMULATE (+=) into parameter gradients
+ * (dw, db); input gradients are overwritten unless the name says _acc.
+ * Ragged batches: sequences of different lengths are stored back to back and
+ * described by seg_off[0..nseg] (sequence s owns rows seg_off[s]..seg_off[s+1]-1);
+ * only attention looks across rows, and only inside one sequence.
+ * Threading: OpenMP over independent output rows or (sequence, head) pairs,
+ * fixed reduction order, so results do not depend on thread timing.
+ */
+#ifndef IJEPA_KERNELS_H
+#define IJEPA_KERNELS_H
+
+#include <stddef.h>
+
+/* out[T,Cout] = in[T,Cin] @ w[Cout,Cin]^T + b[Cout]  (b may be NULL) */
+void linear_forward(float *out, const float *in, const float *w, const float *b, int T, int Cin, int Cout);
+/* din[T,Cin] = dout[T,Cout] @ w[Cout,Cin] (skipped if din NULL); dw[Cout,Cin] += dout^T @ in; db[Cout] += sum_t dout */
+void linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                     const float *w, int T, int Cin, int Cout);
+
+/* y[T,C] = (x - mean) * rstd * w + b, per row; mean/rstd[T] saved for backward (may be NULL).
+ * w and b may be NULL (no affine). Biased variance. */
+void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w,
+                       const float *b, int T, int C, float eps);
+/* dx[T,C] += dLN/dx; dw[C] += sum dy*xhat; db[C] += sum dy (dw/db/w may be NULL). */
+void layernorm_backward_acc(float *dx, float *dw, float *db, const float *dy, const float *x,
+                            const float *mean, const float *rstd, const float *w, int T, int C);
+
+/* Exact GELU 0.5 x (1 + erf(x / sqrt 2)), elementwise over n values. */
+void gelu_forward(float *y, const float *x, size_t n);
+/* dx = dy * gelu'(x); dx may alias dy. */
+void gelu_backward(float *dx, const float *dy, const float *x, size_t n);
+
+/* Multi-head self-attention core on a ragged batch.
+ * qkv[T,3D] holds [q | k | v] per row, head h owns features h*hd..h*hd+hd-1 of each.
+ * out[T,D] = concat_h softmax(q_h k_h^T / sqrt(hd)) v_h, computed inside each sequence.
+ * probs: attention probabilities, sequence s head h at probs + att_probs_offset(s, h)
+ * (total size att_probs_size(seg_off, nseg, heads)). */
+size_t att_probs_size(const int *seg_off, int nseg, int heads);
+void attention_forward(float *out, float *probs, const float *qkv, const int *seg_off, int nseg,
+                       int D, int heads);
+/* dqkv[T,3D] (overwritten) from dout[T,D]; scratch: omp_get_max_threads() * max_len floats. */
+void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *probs,
+                        const int *seg_off, int nseg, int D, int heads, float *scratch);
+
+/* Patch rows for chosen tokens: images[B,C,S,S]; for each output row r, sample
+ * sample_of[r] token tok[r] (row-major patch index) gives C*p*p values ordered
+ * channel, row-in-patch, column-in-patch (the conv weight's flattening). */
+void patchify(float *rows, const float *images, const int *sample_of, const int *tok, int nrows,
+              int C, int S, int p);
+
+/* dst[i,:] = src[idx[i],:] for i < n  (rows of width C) */
+void gather_rows(float *dst, const float *src, const int *idx, int n, int C);
+/* dst[idx[i],:] += src[i,:] (sequential over i, so repeated indices are summed in order) */
+void scatter_add_rows(float *dst, const float *src, const int *idx, int n, int C);
+
+#endif

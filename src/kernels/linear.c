@@ -1,0 +1,32 @@
+/* linear.c: fully connected layers as BLAS sgemm calls (the bulk of all FLOPs). */
+#include "kernels/kernels.h"
+
+#include <cblas.h>
+#include <string.h>
+
+void linear_forward(float *out, const float *in, const float *w, const float *b, int T, int Cin, int Cout)
+{
+    if (T == 0) return;
+    if (b) {
+        for (int t = 0; t < T; t++) memcpy(out + (size_t)t * Cout, b, sizeof(float) * (size_t)Cout);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, Cout, Cin, 1.0f, in, Cin, w, Cin,
+                b ? 1.0f : 0.0f, out, Cout);
+}
+
+void linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                     const float *w, int T, int Cin, int Cout)
+{
+    if (T == 0) return;
+    if (din)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Cin, Cout, 1.0f, dout, Cout, w, Cin, 0.0f,
+                    din, Cin);
+    /* dw[Cout,Cin] += dout^T[Cout,T] @ in[T,Cin] */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, Cin, T, 1.0f, dout, Cout, in, Cin, 1.0f, dw, Cin);
+    if (db) {
+        for (int t = 0; t < T; t++) {
+            const float *r = dout + (size_t)t * Cout;
+            for (int o = 0; o < Cout; o++) db[o] += r[o];
+        }
+    }
+}

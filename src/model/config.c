@@ -1,0 +1,58 @@
+/* config.c: presets with the official ViT shapes, and validation of any configuration. */
+#include "model/config.h"
+
+#include "core/error.h"
+
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int dim, depth, heads, mlp;
+} presets[] = {
+    {"vit_tiny", 192, 12, 3, 768},    {"vit_small", 384, 12, 6, 1536},
+    {"vit_base", 768, 12, 12, 3072},  {"vit_large", 1024, 24, 16, 4096},
+    {"vit_huge", 1280, 32, 16, 5120}, {"vit_giant", 1408, 40, 16, 6144},
+};
+
+int ij_config_preset(IjConfig *c, const char *name)
+{
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        if (strcmp(presets[i].name, name) == 0) {
+            c->img_size = 224;
+            c->channels = 3;
+            c->patch_size = 16;
+            c->embed_dim = presets[i].dim;
+            c->depth = presets[i].depth;
+            c->num_heads = presets[i].heads;
+            c->mlp_dim = presets[i].mlp;
+            c->pred_dim = 384;
+            c->pred_depth = 12;
+            c->pred_mlp_dim = 4 * 384;
+            return 0;
+        }
+    }
+    return ij_error("unknown model '%s' (expected vit_tiny, vit_small, vit_base, vit_large, "
+                    "vit_huge or vit_giant)", name);
+}
+
+int ij_config_validate(const IjConfig *c)
+{
+    if (c->channels != 1 && c->channels != 3)
+        return ij_error("channels must be 1 or 3, got %d", c->channels);
+    if (c->patch_size < 1 || c->img_size < c->patch_size || c->img_size % c->patch_size)
+        return ij_error("image size %d is not a positive multiple of patch size %d", c->img_size,
+                        c->patch_size);
+    if (ij_num_patches(c) < 2) return ij_error("image size %d with patch %d gives fewer than 2 patches", c->img_size, c->patch_size);
+    if (c->num_heads < 1) return ij_error("heads must be positive, got %d", c->num_heads);
+    if (c->embed_dim < 4 || c->embed_dim % 4 || c->embed_dim % c->num_heads)
+        return ij_error("width %d must be a multiple of 4 and of the head count %d", c->embed_dim,
+                        c->num_heads);
+    if (c->pred_dim < 4 || c->pred_dim % 4 || c->pred_dim % c->num_heads)
+        return ij_error("predictor width %d must be a multiple of 4 and of the head count %d",
+                        c->pred_dim, c->num_heads);
+    if (c->depth < 1 || c->pred_depth < 1)
+        return ij_error("depths must be positive (encoder %d, predictor %d)", c->depth, c->pred_depth);
+    if (c->mlp_dim < 1 || c->pred_mlp_dim < 1)
+        return ij_error("MLP widths must be positive (encoder %d, predictor %d)", c->mlp_dim, c->pred_mlp_dim);
+    return 0;
+}

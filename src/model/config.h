@@ -1,0 +1,29 @@
+/* config.h: the shape of an I-JEPA model (encoder + predictor) and the named presets. */
+#ifndef IJEPA_MODEL_CONFIG_H
+#define IJEPA_MODEL_CONFIG_H
+
+typedef struct {
+    int img_size;       /* square crop side in pixels */
+    int channels;       /* 1 (grayscale) or 3 (RGB) */
+    int patch_size;     /* p; img_size must be a multiple */
+    int embed_dim;      /* D */
+    int depth;          /* encoder blocks */
+    int num_heads;      /* encoder and predictor heads */
+    int mlp_dim;        /* encoder MLP hidden width (4*D except vit_giant) */
+    int pred_dim;       /* Dp */
+    int pred_depth;     /* predictor blocks */
+    int pred_mlp_dim;   /* predictor MLP hidden width (4*Dp) */
+} IjConfig;
+
+/* Fill *c with a preset's encoder shape ("vit_tiny" ... "vit_giant") and the
+ * official predictor (Dp 384, depth 12); image 224, 3 channels, patch 16.
+ * Returns -1 (with an error listing the presets) if the name is unknown. */
+int ij_config_preset(IjConfig *c, const char *name);
+/* Check every field for consistency; -1 with a message naming the bad field. */
+int ij_config_validate(const IjConfig *c);
+
+static inline int ij_grid(const IjConfig *c) { return c->img_size / c->patch_size; }
+static inline int ij_num_patches(const IjConfig *c) { return ij_grid(c) * ij_grid(c); }
+static inline int ij_patch_dim(const IjConfig *c) { return c->channels * c->patch_size * c->patch_size; }
+
+#endif

@@ -1,0 +1,95 @@
+/* model.c: allocation of an I-JEPA model and one forward/backward step. */
+#include "model/model.h"
+
+#include "core/error.h"
+#include "kernels/kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TARGET_LN_EPS 1e-5f
+
+int ij_model_init(IjModel *m, const IjConfig *c, uint64_t seed)
+{
+    memset(m, 0, sizeof *m);
+    if (ij_table_build(&m->tab, c)) return -1;
+    m->cfg = *c;
+    m->params = ij_alloc_aligned(sizeof(float) * m->tab.n_total);
+    m->grads = ij_alloc_aligned(sizeof(float) * m->tab.n_total);
+    m->target = ij_alloc_aligned(sizeof(float) * m->tab.n_encoder);
+    ij_bind_encoder(&m->enc, m->params, &m->tab, c);
+    ij_bind_encoder(&m->genc, m->grads, &m->tab, c);
+    ij_bind_encoder(&m->tenc, m->target, &m->tab, c);
+    ij_bind_predictor(&m->pred, m->params, &m->tab, c);
+    ij_bind_predictor(&m->gpred, m->grads, &m->tab, c);
+    ij_params_init(m->params, &m->tab, c, seed);
+    ij_model_sync_target(m);
+    m->loss_kind = IJ_LOSS_SMOOTH_L1;
+    m->target_norm = 1;
+    ij_stack_init(&m->ctx_stack, c->depth, c->embed_dim, c->mlp_dim, c->num_heads, 1);
+    ij_stack_init(&m->pred_stack, c->pred_depth, c->pred_dim, c->pred_mlp_dim, c->num_heads, 1);
+    ij_stack_init(&m->tgt_stack, c->depth, c->embed_dim, c->mlp_dim, c->num_heads, 0);
+    return 0;
+}
+
+void ij_model_sync_target(IjModel *m)
+{
+    memcpy(m->target, m->params, sizeof(float) * m->tab.n_encoder);
+}
+
+void ij_model_free(IjModel *m)
+{
+    ij_unbind_encoder(&m->enc);
+    ij_unbind_encoder(&m->genc);
+    ij_unbind_encoder(&m->tenc);
+    ij_unbind_predictor(&m->pred);
+    ij_unbind_predictor(&m->gpred);
+    ij_stack_free(&m->ctx_stack);
+    ij_stack_free(&m->pred_stack);
+    ij_stack_free(&m->tgt_stack);
+    IjBuf *bufs[] = {&m->b_patches, &m->b_rows, &m->b_ctx_out, &m->b_ctx_mean, &m->b_ctx_rstd,
+                     &m->b_targets, &m->b_full_out, &m->b_full_seg, &m->b_full_rows,
+                     &m->b_pred_seg, &m->b_pred_tgt_row, &m->b_embed, &m->b_pn_in, &m->b_pn_out,
+                     &m->b_pn_mean, &m->b_pn_rstd, &m->b_preds, &m->b_dpreds, &m->b_dtmp,
+                     &m->b_dpred_x, &m->b_dpn_in, &m->b_dembed, &m->b_dctx};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) ij_buf_free(bufs[i]);
+    free(m->params);
+    free(m->grads);
+    free(m->target);
+    ij_table_free(&m->tab);
+    memset(m, 0, sizeof *m);
+}
+
+/* Target features: target encoder on every token, LayerNorm without affine,
+ * then the rows of each target block, in (block, sample, token) order. */
+static void compute_targets(IjModel *m, const float *images, const IjMasks *mk)
+{
+    int B = mk->batch, nseq = mk->num_targets * B, N = ij_num_patches(&m->cfg);
+    int D = m->cfg.embed_dim, T = mk->tgt_off[nseq];
+    float *full = ij_encoder_forward_full(m, &m->tenc, images, B);
+    m->targets = IJ_BUF_F(&m->b_targets, (size_t)T * D);
+    for (int q = 0; q < nseq; q++) {
+        int b = q % B;
+        for (int j = mk->tgt_off[q]; j < mk->tgt_off[q + 1]; j++)
+            memcpy(m->targets + (size_t)j * D, full + ((size_t)b * N + mk->tgt_idx[j]) * D,
+                   sizeof(float) * (size_t)D);
+    }
+    if (m->target_norm)
+        layernorm_forward(m->targets, NULL, NULL, m->targets, NULL, NULL, T, D, TARGET_LN_EPS);
+}
+
+float ij_model_step(IjModel *m, const float *images, const IjMasks *mk, int grads_wanted)
+{
+    compute_targets(m, images, mk);
+    ij_encoder_forward_context(m, images, mk);
+    ij_predictor_forward(m, mk);
+    size_t n = (size_t)m->n_tgt * m->cfg.embed_dim;
+    float *dpreds = grads_wanted ? IJ_BUF_F(&m->b_dpreds, n) : NULL;
+    float loss = ij_loss(m->loss_kind, m->preds, m->targets, dpreds, n);
+    if (grads_wanted) {
+        memset(m->grads, 0, sizeof(float) * m->tab.n_total);
+        float *dctx = ij_predictor_backward(m, dpreds, mk);
+        ij_encoder_backward_context(m, dctx, mk);
+    }
+    return loss;
+}

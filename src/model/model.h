@@ -1,0 +1,72 @@
+/* model.h: the I-JEPA model: context encoder, predictor, EMA target encoder, loss.
+ *
+ * Parameters, gradients and the target encoder are flat buffers laid out by
+ * the tensor table (params.h). Masks come in as index lists (IjMasks), so the
+ * model does not care how they were sampled, and lists may have different
+ * lengths per sample (a ragged batch: no padding, no truncation needed).
+ */
+#ifndef IJEPA_MODEL_MODEL_H
+#define IJEPA_MODEL_MODEL_H
+
+#include "core/buf.h"
+#include "model/config.h"
+#include "model/params.h"
+#include "model/transformer.h"
+
+#include <stdint.h>
+
+/* Context and target token lists of one batch. Sequence (i, b) of target block
+ * i and sample b is number i*batch + b. Indices are row-major patch numbers. */
+typedef struct {
+    int batch, num_targets;
+    const int *ctx_idx, *ctx_off;  /* ctx_off[batch + 1] */
+    const int *tgt_idx, *tgt_off;  /* tgt_off[num_targets * batch + 1] */
+} IjMasks;
+
+typedef enum { IJ_LOSS_SMOOTH_L1 = 0, IJ_LOSS_L2 = 1 } IjLossKind;
+
+typedef struct {
+    IjConfig cfg;
+    IjTable tab;
+    float *params;   /* [n_total] */
+    float *grads;    /* [n_total] */
+    float *target;   /* [n_encoder] EMA target encoder */
+    IjEncoderW enc, genc, tenc;    /* params, grads, target views of the encoder */
+    IjPredictorW pred, gpred;      /* params, grads views of the predictor */
+    IjLossKind loss_kind;
+    int target_norm;               /* LayerNorm (no affine, eps 1e-5) on targets; 1 = official */
+
+    /* Activations of the last step (valid until the next one). */
+    IjStack ctx_stack, pred_stack, tgt_stack;
+    int n_ctx, n_tgt, n_pred;      /* rows: context tokens, target tokens, predictor tokens */
+    float *ctx_out;                /* [n_ctx, D] context encoder output */
+    float *targets;                /* [n_tgt, D] normalised target features */
+    float *preds;                  /* [n_tgt, D] predictor outputs */
+    IjBuf b_patches, b_rows, b_ctx_out, b_ctx_mean, b_ctx_rstd, b_targets, b_full_out, b_full_seg, b_full_rows,
+          b_pred_seg, b_pred_tgt_row, b_embed, b_pn_in, b_pn_out, b_pn_mean, b_pn_rstd,
+          b_preds, b_dpreds, b_dtmp, b_dpred_x, b_dpn_in, b_dembed, b_dctx;
+} IjModel;
+
+/* Allocate and initialise (official init from seed; target = copy of encoder). */
+int ij_model_init(IjModel *m, const IjConfig *c, uint64_t seed);
+void ij_model_free(IjModel *m);
+/* Copy the encoder into the target encoder. */
+void ij_model_sync_target(IjModel *m);
+
+/* One forward pass (and backward unless grads_wanted is 0) on images [B,C,S,S]:
+ * target encoder, context encoder, predictor, loss. Gradients are zeroed and
+ * then filled for every trainable tensor. Returns the loss. */
+float ij_model_step(IjModel *m, const float *images, const IjMasks *masks, int grads_wanted);
+
+/* Pieces, used by ij_model_step and by the tests. */
+void ij_encoder_forward_context(IjModel *m, const float *images, const IjMasks *masks);
+void ij_encoder_backward_context(IjModel *m, float *dctx_out, const IjMasks *masks);
+/* Target encoder on all tokens of every image: returns [B*N, D] after its final LayerNorm. */
+float *ij_encoder_forward_full(IjModel *m, const IjEncoderW *w, const float *images, int batch);
+void ij_predictor_forward(IjModel *m, const IjMasks *masks);
+/* dpreds [n_tgt, D] -> accumulates predictor grads, returns d(ctx_out) [n_ctx, D]. */
+float *ij_predictor_backward(IjModel *m, const float *dpreds, const IjMasks *masks);
+/* Loss between m->preds and m->targets; writes d(loss)/d(preds) into dpreds when not NULL. */
+float ij_loss(IjLossKind kind, const float *pred, const float *target, float *dpred, size_t n);
+
+#endif

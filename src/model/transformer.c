@@ -1,0 +1,134 @@
+/* transformer.c: forward and backward of a stack of ViT blocks (see transformer.h). */
+#include "model/transformer.h"
+
+#include "core/error.h"
+#include "kernels/kernels.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LN_EPS 1e-6f
+
+void ij_stack_init(IjStack *s, int depth, int D, int H, int heads, int train)
+{
+    memset(s, 0, sizeof *s);
+    s->depth = depth;
+    s->layers = train ? depth : 1;
+    s->D = D;
+    s->H = H;
+    s->heads = heads;
+    s->train = train;
+    s->lc = ij_calloc((size_t)s->layers, sizeof *s->lc);
+}
+
+void ij_stack_free(IjStack *s)
+{
+    free(s->mem);
+    free(s->lc);
+    memset(s, 0, sizeof *s);
+}
+
+void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
+{
+    size_t T = (size_t)seg_off[nseg];
+    size_t probs = att_probs_size(seg_off, nseg, s->heads);
+    size_t max_len = 0;
+    for (int i = 0; i < nseg; i++)
+        if ((size_t)(seg_off[i + 1] - seg_off[i]) > max_len) max_len = (size_t)(seg_off[i + 1] - seg_off[i]);
+    size_t scratch = (size_t)omp_get_max_threads() * max_len;
+    if (T <= s->cap_rows && probs <= s->cap_probs && scratch <= s->att_scratch_cap && s->mem) return;
+    /* Grow with headroom so slowly varying mask sizes settle after a few steps. */
+    if (T > s->cap_rows) s->cap_rows = T + T / 4 + 1;
+    if (probs > s->cap_probs) s->cap_probs = probs + probs / 4 + 1;
+    if (scratch > s->att_scratch_cap) s->att_scratch_cap = scratch + scratch / 4 + 1;
+    size_t R = s->cap_rows, D = (size_t)s->D, H = (size_t)s->H;
+    size_t nx = s->train ? (size_t)s->layers + 1 : 2;
+    size_t per_layer = R * (D + 2 + 3 * D + D + D + D + 2 + 2 * H) + s->cap_probs;
+    size_t back = s->train ? R * (D + D + 3 * D + H) + s->att_scratch_cap : 0;
+    s->mem_floats = nx * R * D + (size_t)s->layers * per_layer + back;
+    free(s->mem);
+    s->mem = ij_alloc_aligned(sizeof(float) * s->mem_floats);
+    float *p = s->mem;
+#define TAKE(n) (p += (n), p - (n))
+    s->x = TAKE(nx * R * D);
+    for (int l = 0; l < s->layers; l++) {
+        IjLayerCache *c = &s->lc[l];
+        c->ln1 = TAKE(R * D);
+        c->mean1 = TAKE(R);
+        c->rstd1 = TAKE(R);
+        c->qkv = TAKE(3 * R * D);
+        c->probs = TAKE(s->cap_probs);
+        c->att = TAKE(R * D);
+        c->x1 = TAKE(R * D);
+        c->ln2 = TAKE(R * D);
+        c->mean2 = TAKE(R);
+        c->rstd2 = TAKE(R);
+        c->h = TAKE(R * H);
+        c->g = TAKE(R * H);
+    }
+    if (s->train) {
+        s->dln = TAKE(R * D);
+        s->datt = TAKE(R * D);
+        s->dqkv = TAKE(3 * R * D);
+        s->dh = TAKE(R * H);
+        s->att_scratch = TAKE(s->att_scratch_cap);
+    }
+#undef TAKE
+    IJ_ASSERT((size_t)(p - s->mem) == s->mem_floats);
+}
+
+static void block_forward(float *out, IjLayerCache *c, const IjBlockW *w, const float *x,
+                          const int *seg_off, int nseg, int D, int H, int heads)
+{
+    int T = seg_off[nseg];
+    layernorm_forward(c->ln1, c->mean1, c->rstd1, x, w->norm1_w, w->norm1_b, T, D, LN_EPS);
+    linear_forward(c->qkv, c->ln1, w->qkv_w, w->qkv_b, T, D, 3 * D);
+    attention_forward(c->att, c->probs, c->qkv, seg_off, nseg, D, heads);
+    linear_forward(c->x1, c->att, w->proj_w, w->proj_b, T, D, D);
+    for (size_t i = 0; i < (size_t)T * D; i++) c->x1[i] += x[i];
+    layernorm_forward(c->ln2, c->mean2, c->rstd2, c->x1, w->norm2_w, w->norm2_b, T, D, LN_EPS);
+    linear_forward(c->h, c->ln2, w->fc1_w, w->fc1_b, T, D, H);
+    gelu_forward(c->g, c->h, (size_t)T * H);
+    linear_forward(out, c->g, w->fc2_w, w->fc2_b, T, H, D);
+    for (size_t i = 0; i < (size_t)T * D; i++) out[i] += c->x1[i];
+}
+
+float *ij_stack_forward(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg)
+{
+    size_t stride = s->cap_rows * (size_t)s->D;
+    for (int l = 0; l < s->depth; l++) {
+        int slot = s->train ? l : 0;
+        float *in = s->x + (s->train ? (size_t)l : (size_t)(l & 1)) * stride;
+        float *out = s->x + (s->train ? (size_t)l + 1 : (size_t)((l + 1) & 1)) * stride;
+        block_forward(out, &s->lc[slot], &w[l], in, seg_off, nseg, s->D, s->H, s->heads);
+    }
+    return s->x + (s->train ? (size_t)s->depth : (size_t)(s->depth & 1)) * stride;
+}
+
+void ij_stack_backward(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, const int *seg_off,
+                       int nseg)
+{
+    IJ_ASSERT(s->train);
+    int T = seg_off[nseg], D = s->D, H = s->H;
+    size_t stride = s->cap_rows * (size_t)D;
+    for (int l = s->depth - 1; l >= 0; l--) {
+        const IjLayerCache *c = &s->lc[l];
+        const IjBlockW *wl = &w[l];
+        IjBlockW *gl = &gw[l];
+        const float *x = s->x + (size_t)l * stride;
+        /* MLP branch: dx holds d(out) = d(x1) from the residual. */
+        linear_backward(s->dh, gl->fc2_w, gl->fc2_b, dx, c->g, wl->fc2_w, T, H, D);
+        gelu_backward(s->dh, s->dh, c->h, (size_t)T * H);
+        linear_backward(s->dln, gl->fc1_w, gl->fc1_b, s->dh, c->ln2, wl->fc1_w, T, D, H);
+        layernorm_backward_acc(dx, gl->norm2_w, gl->norm2_b, s->dln, c->x1, c->mean2, c->rstd2,
+                               wl->norm2_w, T, D);
+        /* Attention branch: dx now holds d(x1) = d(x) from the residual. */
+        linear_backward(s->datt, gl->proj_w, gl->proj_b, dx, c->att, wl->proj_w, T, D, D);
+        attention_backward(s->dqkv, s->datt, c->qkv, c->probs, seg_off, nseg, D, s->heads,
+                           s->att_scratch);
+        linear_backward(s->dln, gl->qkv_w, gl->qkv_b, s->dqkv, c->ln1, wl->qkv_w, T, D, 3 * D);
+        layernorm_backward_acc(dx, gl->norm1_w, gl->norm1_b, s->dln, x, c->mean1, c->rstd1,
+                               wl->norm1_w, T, D);
+    }
+}
