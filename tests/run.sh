@@ -1,11 +1,24 @@
 #!/usr/bin/env bash
-# Runs every test program in BUILD/tests and prints "N passed, N failed".
+# Runs every test program in BUILD/tests and every tests/test_*.sh, and prints
+# "N passed, N failed". A program passes when it exits 0 (each C test prints
+# "<name>: K checks, 0 failed" and exits non-zero on any failed check).
 build=${1:-build}
 pass=0; fail=0; failed=()
+run() {  # name, command...
+    local name=$1 log="$build/$1.log"; shift
+    local t0=$SECONDS
+    if "$@" > "$log" 2>&1; then
+        pass=$((pass+1)); echo "ok   $name ($((SECONDS-t0)) s): $(tail -n 1 "$log")"
+    else
+        fail=$((fail+1)); failed+=("$name"); echo "FAIL $name:"; tail -n 40 "$log"
+    fi
+}
 for t in "$build"/tests/test_*; do
-    [ -x "$t" ] && [ -f "$t" ] || continue
-    case "$t" in *.o|*.d) continue;; esac
-    if "$t"; then pass=$((pass+1)); else fail=$((fail+1)); failed+=("$(basename "$t")"); fi
+    [ -f "$t" ] && [ -x "$t" ] || continue
+    run "$(basename "$t")" "$t"
+done
+for t in tests/test_*.sh; do
+    run "$(basename "$t" .sh)_sh" "$t" "$build"
 done
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 echo "$pass passed, $fail failed"

@@ -1,0 +1,101 @@
+/* cmd_info.c: `ijepa info`: a model's shape, parameter counts per tensor group,
+ * FLOPs per image, and a timed forward pass of the encoder on random images. */
+#include "cli/commands.h"
+
+#include "cli/model_args.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "io/checkpoint.h"
+#include "model/flops.h"
+#include "model/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <math.h>
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+/* Parameter count of the tensors whose name starts with prefix (trainable only). */
+static size_t count(const IjTable *tab, int part, const char *prefix)
+{
+    size_t n = 0;
+    for (int i = 0; i < tab->n; i++)
+        if (tab->t[i].part == part && tab->t[i].trainable &&
+            strncmp(tab->t[i].name, prefix, strlen(prefix)) == 0)
+            n += tab->t[i].numel;
+    return n;
+}
+
+int cmd_info(int argc, char **argv)
+{
+    ModelArgs ma;
+    model_args_defaults(&ma, "vit_tiny", 28, 1, 4, 96, 6);
+    const char *checkpoint = NULL, *save = NULL;
+    int seed = 0, batch = 8;
+    Option opts[MODEL_ARGS_COUNT + 4];
+    int n = model_args_options(opts, &ma);
+    opts[n++] = (Option){"checkpoint", OPT_STRING, &checkpoint, "read the configuration and weights from a safetensors checkpoint", 0, -1, NULL};
+    opts[n++] = (Option){"save", OPT_STRING, &save, "write the (initialised or loaded) model to this safetensors file", 0, -1, NULL};
+    opts[n++] = (Option){"seed", OPT_INT, &seed, "initialisation seed", 0, 2147483647, NULL};
+    opts[n++] = (Option){"batch", OPT_INT, &batch, "images in the timed forward pass", 1, 4096, NULL};
+    int rc = opt_parse(opts, n, argc, argv, 2, "usage: ijepa info [options]\n\n"
+                       "Print a model's shape, parameters per tensor group and FLOPs per image, and time\n"
+                       "a forward pass of its target encoder on random images.");
+    if (rc) return rc < 0 ? -1 : 0;
+
+    IjConfig c;
+    if (checkpoint ? ij_checkpoint_config(checkpoint, &c) : model_args_config(&ma, &c)) return -1;
+    IjModel m;
+    if (ij_model_init(&m, &c, (uint64_t)seed)) return -1;
+    if (checkpoint && ij_checkpoint_load(&m, checkpoint, NULL, 0) < 0) {
+        ij_model_free(&m);
+        return -1;
+    }
+    model_config_print(&c);
+    const IjTable *t = &m.tab;
+    size_t enc = count(t, IJ_PART_ENCODER, ""), pred = count(t, IJ_PART_PREDICTOR, "");
+    printf("parameters (trainable):\n");
+    printf("  encoder            %12zu  (patch embed %zu, blocks %zu, norm %zu)\n", enc,
+           count(t, IJ_PART_ENCODER, "patch_embed"), count(t, IJ_PART_ENCODER, "blocks"),
+           count(t, IJ_PART_ENCODER, "norm"));
+    printf("  predictor          %12zu  (embed %zu, mask token %zu, blocks %zu, norm %zu, proj %zu)\n",
+           pred, count(t, IJ_PART_PREDICTOR, "predictor_embed"), count(t, IJ_PART_PREDICTOR, "mask_token"),
+           count(t, IJ_PART_PREDICTOR, "predictor_blocks"), count(t, IJ_PART_PREDICTOR, "predictor_norm"),
+           count(t, IJ_PART_PREDICTOR, "predictor_proj"));
+    printf("  target encoder     %12zu  (EMA copy of the encoder, not trained)\n", enc);
+    printf("tensors: %d in the table, %zu floats per buffer\n", t->n, t->n_total);
+    double f = ij_encoder_image_flops(&c);
+    printf("encoder forward: %.3f GFLOP per image (matrix products)\n", f * 1e-9);
+
+    int N = ij_num_patches(&c);
+    size_t img = (size_t)c.channels * c.img_size * c.img_size;
+    float *x = ij_malloc(sizeof(float) * img * (size_t)batch);
+    IjRng r = ij_rng((uint64_t)seed, 77, 0);
+    for (size_t i = 0; i < img * (size_t)batch; i++) x[i] = (float)ij_rng_normal(&r);
+    double t0 = now_s();
+    float *out = ij_encoder_forward_full(&m, &m.tenc, x, batch);
+    double dt = now_s() - t0;
+    double s = 0, s2 = 0;
+    size_t cnt = (size_t)batch * N * c.embed_dim;
+    for (size_t i = 0; i < cnt; i++) {
+        s += out[i];
+        s2 += (double)out[i] * out[i];
+    }
+    printf("forward of %d random images: %.1f ms (%.1f images/s, %.1f GFLOP/s); features mean %.4f, rms %.4f\n",
+           batch, dt * 1e3, batch / dt, f * batch / dt * 1e-9, s / cnt, sqrt(s2 / (double)cnt));
+    free(x);
+    rc = 0;
+    if (save) {
+        rc = ij_checkpoint_save(&m, save, NULL, 0, NULL, 0);
+        if (!rc) printf("wrote %s\n", save);
+    }
+    ij_model_free(&m);
+    return rc;
+}

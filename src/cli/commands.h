@@ -1,0 +1,7 @@
+/* commands.h: one entry point per subcommand; each returns 0 or -1 (ij_error set). */
+#ifndef IJEPA_CLI_COMMANDS_H
+#define IJEPA_CLI_COMMANDS_H
+
+int cmd_info(int argc, char **argv);
+
+#endif

@@ -1,0 +1,41 @@
+/* main.c: the `ijepa` program: dispatches to one subcommand per file. */
+#include "cli/commands.h"
+
+#include "core/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"info", cmd_info, "model shape, parameters, FLOPs, and a timed forward pass"},
+};
+
+static void usage(void)
+{
+    printf("ijepa: I-JEPA self-supervised image representation learning, in C\n\n"
+           "usage: ijepa COMMAND [options]     (ijepa COMMAND --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        printf("  %-8s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage();
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            if (commands[i].run(argc, argv) == 0) return 0;
+            fprintf(stderr, "ijepa %s: %s\n", argv[1], ij_last_error());
+            return 1;
+        }
+    }
+    fprintf(stderr, "ijepa: unknown command '%s' (see ijepa --help)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,79 @@
+/* options.c: see options.h. */
+#include "cli/options.h"
+
+#include "core/error.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void opt_print_help(const Option *opts, int nopts, const char *usage)
+{
+    printf("%s\n\nOptions:\n", usage);
+    for (int i = 0; i < nopts; i++) {
+        const Option *o = &opts[i];
+        char left[64], def[64] = "";
+        snprintf(left, sizeof left, "--%s%s", o->name,
+                 o->type == OPT_INT ? " N" : o->type == OPT_FLOAT ? " X" : o->type == OPT_STRING ? " S" : "");
+        if (o->type == OPT_INT) snprintf(def, sizeof def, " (default %d)", *(int *)o->value);
+        if (o->type == OPT_FLOAT) snprintf(def, sizeof def, " (default %g)", *(double *)o->value);
+        if (o->type == OPT_STRING && *(const char **)o->value)
+            snprintf(def, sizeof def, " (default %s)", *(const char **)o->value);
+        printf("  %-24s %s%s\n", left, o->help, def);
+    }
+    printf("  %-24s %s\n", "--help", "show this help");
+}
+
+static int set_value(const Option *o, const char *v)
+{
+    char *end;
+    errno = 0;
+    if (o->type == OPT_INT) {
+        long x = strtol(v, &end, 10);
+        if (errno || end == v || *end) return ij_error("--%s: '%s' is not an integer", o->name, v);
+        if (o->min <= o->max && (x < o->min || x > o->max))
+            return ij_error("--%s: %ld is out of range [%g, %g]", o->name, x, o->min, o->max);
+        *(int *)o->value = (int)x;
+    } else if (o->type == OPT_FLOAT) {
+        double x = strtod(v, &end);
+        if (errno || end == v || *end || !isfinite(x)) return ij_error("--%s: '%s' is not a number", o->name, v);
+        if (o->min <= o->max && (x < o->min || x > o->max))
+            return ij_error("--%s: %g is out of range [%g, %g]", o->name, x, o->min, o->max);
+        *(double *)o->value = x;
+    } else if (o->type == OPT_STRING) {
+        if (!*v) return ij_error("--%s: empty value", o->name);
+        *(const char **)o->value = v;
+    }
+    if (o->seen) *o->seen = 1;
+    return 0;
+}
+
+int opt_parse(const Option *opts, int nopts, int argc, char **argv, int first, const char *usage)
+{
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            opt_print_help(opts, nopts, usage);
+            return 1;
+        }
+        if (strncmp(a, "--", 2) != 0) return ij_error("unexpected argument '%s' (see --help)", a);
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const Option *o = NULL;
+        for (int k = 0; k < nopts; k++)
+            if (strlen(opts[k].name) == len && strncmp(opts[k].name, name, len) == 0) o = &opts[k];
+        if (!o) return ij_error("unknown option '--%.*s' (see --help)", (int)len, name);
+        if (o->type == OPT_FLAG) {
+            if (eq) return ij_error("--%s takes no value", o->name);
+            *(int *)o->value = 1;
+            if (o->seen) *o->seen = 1;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) return ij_error("--%s needs a value", o->name);
+        if (set_value(o, v)) return -1;
+    }
+    return 0;
+}

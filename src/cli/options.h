@@ -1,0 +1,24 @@
+/* options.h: a table-driven command-line parser shared by the subcommands.
+ * Each option is "--name VALUE" or "--name=VALUE" (flags take no value);
+ * values are checked strictly (whole string, range) and a bad or unknown
+ * option is a one-line error, never silently clamped. */
+#ifndef IJEPA_CLI_OPTIONS_H
+#define IJEPA_CLI_OPTIONS_H
+
+typedef enum { OPT_INT, OPT_FLOAT, OPT_STRING, OPT_FLAG } OptType;
+
+typedef struct {
+    const char *name;     /* without the leading "--" */
+    OptType type;
+    void *value;          /* int*, double*, const char**, int* (flag) */
+    const char *help;
+    double min, max;      /* for OPT_INT / OPT_FLOAT (inclusive); ignored if min > max */
+    int *seen;            /* optional: set to 1 when given on the command line */
+} Option;
+
+/* Parse argv[first..argc) against opts. Returns 0, 1 if --help was asked (help printed),
+ * or -1 with ij_error set. */
+int opt_parse(const Option *opts, int nopts, int argc, char **argv, int first, const char *usage);
+void opt_print_help(const Option *opts, int nopts, const char *usage);
+
+#endif
