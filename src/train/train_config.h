@@ -1,0 +1,68 @@
+/* train_config.h: everything a training run is configured by.
+ *
+ * Defaults are the official ones (SPEC section 5) except where a small CPU run
+ * needs its own (the Fashion-MNIST recipe sets those). Sources, in order:
+ * defaults, then a YAML file in the official layout (--config), then flags.
+ * The effective configuration is written to the run folder as config.yaml in
+ * the same layout, so `--config RUN/config.yaml` reproduces a run.
+ */
+#ifndef IJEPA_TRAIN_TRAIN_CONFIG_H
+#define IJEPA_TRAIN_TRAIN_CONFIG_H
+
+#include "model/config.h"
+
+typedef struct {
+    /* data */
+    char data[512];            /* "fashion-mnist" or a path */
+    int batch_size;            /* global batch */
+    double crop_scale[2];      /* RandomResizedCrop area range (0.3, 1.0) */
+    double crop_ratio[2];      /* aspect range (3/4, 4/3) */
+    int crop_size;             /* = model img_size */
+    int use_horizontal_flip;   /* 0 */
+    /* mask */
+    char masks[16];            /* "official" or "fixed" */
+    int num_enc_masks;         /* 1 (only 1 is supported) */
+    int num_pred_masks;        /* 4 */
+    double enc_mask_scale[2];  /* (0.85, 1.0) */
+    double pred_mask_scale[2]; /* (0.15, 0.2) */
+    double aspect_ratio[2];    /* (0.75, 1.5) */
+    int min_keep;              /* 10 */
+    int allow_overlap;         /* 0 */
+    int patch_size;            /* model patch size */
+    /* meta */
+    char model_name[32];       /* preset, e.g. "vit_tiny" */
+    int pred_depth, pred_emb_dim;
+    int embed_dim, depth, num_heads; /* 0 = preset */
+    int channels;              /* 1 or 3 */
+    int seed;
+    char loss[16];             /* "smooth_l1" or "l2" */
+    /* optimization */
+    double ema[2];             /* (0.996, 1.0) */
+    int epochs;
+    double final_lr, final_weight_decay, lr, start_lr, weight_decay;
+    double warmup;             /* epochs */
+    double ipe_scale;          /* schedule length scale (1.0) */
+    /* run control (section "logging" in the YAML) */
+    char folder[512];          /* run folder */
+    int max_steps;             /* 0 = no limit beyond epochs */
+    double max_minutes;        /* 0 = no limit */
+    int log_every;             /* steps between metric lines */
+    int checkpoint_every;      /* steps between "latest" checkpoints */
+    int save_every_epochs;     /* 0 = only latest */
+    int threads;               /* 0 = all cores */
+} IjTrainConfig;
+
+void ij_train_config_defaults(IjTrainConfig *c);
+/* Merge a YAML file (official layout) into c. Unknown sections/keys and bad
+ * values are errors naming the file, the key and the problem. */
+int ij_train_config_load_yaml(IjTrainConfig *c, const char *path);
+/* Write c as YAML in the same layout (atomically). */
+int ij_train_config_save_yaml(const IjTrainConfig *c, const char *path);
+/* Print c (the same YAML) to stdout. */
+void ij_train_config_print(const IjTrainConfig *c);
+/* Cross-field checks (ranges, scale pairs ordered, patch divides crop, ...). */
+int ij_train_config_validate(const IjTrainConfig *c);
+/* The model configuration the run trains. */
+int ij_train_config_model(const IjTrainConfig *c, IjConfig *m);
+
+#endif
