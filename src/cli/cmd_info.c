@@ -5,6 +5,7 @@
 #include "cli/model_args.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "core/timer.h"
 #include "io/checkpoint.h"
 #include "model/flops.h"
 #include "model/model.h"
@@ -12,15 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <math.h>
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 /* Parameter count of the tensors whose name starts with prefix (trainable only). */
 static size_t count(const IjTable *tab, int part, const char *prefix)
@@ -79,9 +72,9 @@ int cmd_info(int argc, char **argv)
     float *x = ij_malloc(sizeof(float) * img * (size_t)batch);
     IjRng r = ij_rng((uint64_t)seed, 77, 0);
     for (size_t i = 0; i < img * (size_t)batch; i++) x[i] = (float)ij_rng_normal(&r);
-    double t0 = now_s();
+    double t0 = ij_now();
     float *out = ij_encoder_forward_full(&m, &m.tenc, x, batch);
-    double dt = now_s() - t0;
+    double dt = ij_now() - t0;
     double s = 0, s2 = 0;
     size_t cnt = (size_t)batch * N * c.embed_dim;
     for (size_t i = 0; i < cnt; i++) {

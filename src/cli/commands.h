@@ -3,5 +3,6 @@
 #define IJEPA_CLI_COMMANDS_H
 
 int cmd_info(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

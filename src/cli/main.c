@@ -11,6 +11,7 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *help;
 } commands[] = {
+    {"train", cmd_train, "pretrain an I-JEPA model on unlabeled images"},
     {"info", cmd_info, "model shape, parameters, FLOPs, and a timed forward pass"},
 };
 

@@ -16,9 +16,11 @@ void opt_print_help(const Option *opts, int nopts, const char *usage)
         const Option *o = &opts[i];
         char left[64], def[64] = "";
         snprintf(left, sizeof left, "--%s%s", o->name,
-                 o->type == OPT_INT ? " N" : o->type == OPT_FLOAT ? " X" : o->type == OPT_STRING ? " S" : "");
+                 o->type == OPT_INT ? " N" : o->type == OPT_FLOAT ? " X" : o->type == OPT_STRING ? " S" : o->type == OPT_PAIR ? " A,B" : "");
         if (o->type == OPT_INT) snprintf(def, sizeof def, " (default %d)", *(int *)o->value);
         if (o->type == OPT_FLOAT) snprintf(def, sizeof def, " (default %g)", *(double *)o->value);
+        if (o->type == OPT_PAIR)
+            snprintf(def, sizeof def, " (default %g,%g)", ((double *)o->value)[0], ((double *)o->value)[1]);
         if (o->type == OPT_STRING && *(const char **)o->value)
             snprintf(def, sizeof def, " (default %s)", *(const char **)o->value);
         printf("  %-24s %s%s\n", left, o->help, def);
@@ -42,6 +44,18 @@ static int set_value(const Option *o, const char *v)
         if (o->min <= o->max && (x < o->min || x > o->max))
             return ij_error("--%s: %g is out of range [%g, %g]", o->name, x, o->min, o->max);
         *(double *)o->value = x;
+    } else if (o->type == OPT_PAIR) {
+        double a = strtod(v, &end), b;
+        if (errno || end == v || *end != ',') return ij_error("--%s: '%s' is not a pair A,B", o->name, v);
+        const char *second = end + 1;
+        b = strtod(second, &end);
+        if (errno || end == second || *end || !isfinite(a) || !isfinite(b))
+            return ij_error("--%s: '%s' is not a pair A,B", o->name, v);
+        if (a > b) return ij_error("--%s: %g,%g is not ordered (A <= B)", o->name, a, b);
+        if (o->min <= o->max && (a < o->min || b > o->max))
+            return ij_error("--%s: %g,%g is out of range [%g, %g]", o->name, a, b, o->min, o->max);
+        ((double *)o->value)[0] = a;
+        ((double *)o->value)[1] = b;
     } else if (o->type == OPT_STRING) {
         if (!*v) return ij_error("--%s: empty value", o->name);
         *(const char **)o->value = v;

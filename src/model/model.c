@@ -2,6 +2,7 @@
 #include "model/model.h"
 
 #include "core/error.h"
+#include "core/timer.h"
 #include "kernels/kernels.h"
 
 #include <stdlib.h>
@@ -80,16 +81,25 @@ static void compute_targets(IjModel *m, const float *images, const IjMasks *mk)
 
 float ij_model_step(IjModel *m, const float *images, const IjMasks *mk, int grads_wanted)
 {
+    double t0 = ij_now();
     compute_targets(m, images, mk);
+    double t1 = ij_now();
     ij_encoder_forward_context(m, images, mk);
+    double t2 = ij_now();
     ij_predictor_forward(m, mk);
     size_t n = (size_t)m->n_tgt * m->cfg.embed_dim;
     float *dpreds = grads_wanted ? IJ_BUF_F(&m->b_dpreds, n) : NULL;
     float loss = ij_loss(m->loss_kind, m->preds, m->targets, dpreds, n);
+    double t3 = ij_now();
     if (grads_wanted) {
         memset(m->grads, 0, sizeof(float) * m->tab.n_total);
         float *dctx = ij_predictor_backward(m, dpreds, mk);
         ij_encoder_backward_context(m, dctx, mk);
     }
+    double t4 = ij_now();
+    m->time.target = t1 - t0;
+    m->time.context = t2 - t1;
+    m->time.predictor = t3 - t2;
+    m->time.backward = t4 - t3;
     return loss;
 }

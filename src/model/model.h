@@ -35,6 +35,8 @@ typedef struct {
     IjPredictorW pred, gpred;      /* params, grads views of the predictor */
     IjLossKind loss_kind;
     int target_norm;               /* LayerNorm (no affine, eps 1e-5) on targets; 1 = official */
+    /* Wall time of the phases of the last step, in seconds. */
+    struct { double target, context, predictor, backward; } time;
 
     /* Activations of the last step (valid until the next one). */
     IjStack ctx_stack, pred_stack, tgt_stack;

@@ -1,0 +1,228 @@
+/* cmd_train.c: `ijepa train`: I-JEPA pretraining with a run folder, metrics,
+ * atomic checkpoints, a progress line and exact resume. */
+#include "cli/commands.h"
+
+#include "cli/options.h"
+#include "core/error.h"
+#include "core/timer.h"
+#include "data/dataset.h"
+#include "io/fsutil.h"
+#include "io/metrics.h"
+#include "train/trainer.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: ijepa train [--config FILE.yaml] [--resume RUN_DIR] [options]\n\n"
+    "Pretrain an I-JEPA model (context encoder, predictor, EMA target encoder) on unlabeled\n"
+    "images. Settings come from the defaults, then --config (the official YAML layout), then\n"
+    "the options below. The run folder gets config.yaml, metrics.jsonl and checkpoint.safetensors.\n"
+    "--resume RUN_DIR continues a run exactly where its last checkpoint left it.";
+
+/* String options are parsed into pointers, then copied into the config's arrays. */
+typedef struct {
+    const char *data, *masks, *model, *loss, *folder;
+} StringArgs;
+
+static int copy_str(char *dst, size_t size, const char *src, const char *name)
+{
+    if (!src) return 0;
+    if (strlen(src) >= size) return ij_error("--%s: value too long", name);
+    memcpy(dst, src, strlen(src) + 1);
+    return 0;
+}
+
+static int build_options(Option *o, IjTrainConfig *c, StringArgs *s, const char **config,
+                         const char **resume)
+{
+    int n = 0;
+    o[n++] = (Option){"config", OPT_STRING, config, "YAML file in the official layout (data, mask, meta, optimization, logging)", 0, -1, NULL};
+    o[n++] = (Option){"resume", OPT_STRING, resume, "continue the run in this folder from its checkpoint", 0, -1, NULL};
+    o[n++] = (Option){"data", OPT_STRING, &s->data, "fashion-mnist, or a folder / file of IDX images", 0, -1, NULL};
+    o[n++] = (Option){"out", OPT_STRING, &s->folder, "run folder", 0, -1, NULL};
+    o[n++] = (Option){"model", OPT_STRING, &s->model, "encoder preset (vit_tiny ... vit_giant)", 0, -1, NULL};
+    o[n++] = (Option){"img-size", OPT_INT, &c->crop_size, "crop side in pixels (model input)", 1, 4096, NULL};
+    o[n++] = (Option){"channels", OPT_INT, &c->channels, "image channels: 1 or 3", 1, 3, NULL};
+    o[n++] = (Option){"patch-size", OPT_INT, &c->patch_size, "patch side in pixels", 1, 256, NULL};
+    o[n++] = (Option){"embed-dim", OPT_INT, &c->embed_dim, "encoder width (0: preset)", 0, 16384, NULL};
+    o[n++] = (Option){"depth", OPT_INT, &c->depth, "encoder blocks (0: preset)", 0, 256, NULL};
+    o[n++] = (Option){"heads", OPT_INT, &c->num_heads, "attention heads (0: preset)", 0, 256, NULL};
+    o[n++] = (Option){"pred-dim", OPT_INT, &c->pred_emb_dim, "predictor width", 4, 16384, NULL};
+    o[n++] = (Option){"pred-depth", OPT_INT, &c->pred_depth, "predictor blocks", 1, 256, NULL};
+    o[n++] = (Option){"batch-size", OPT_INT, &c->batch_size, "images per step", 1, 1 << 20, NULL};
+    o[n++] = (Option){"epochs", OPT_INT, &c->epochs, "epochs (sets the schedule length)", 1, 1 << 20, NULL};
+    o[n++] = (Option){"steps", OPT_INT, &c->max_steps, "stop after this many steps in total (0: run all epochs)", 0, 2147483647, NULL};
+    o[n++] = (Option){"minutes", OPT_FLOAT, &c->max_minutes, "stop cleanly after this much wall time (0: no limit)", 0, 1e9, NULL};
+    o[n++] = (Option){"lr", OPT_FLOAT, &c->lr, "peak learning rate", 0, 10, NULL};
+    o[n++] = (Option){"start-lr", OPT_FLOAT, &c->start_lr, "learning rate at step 1", 0, 10, NULL};
+    o[n++] = (Option){"final-lr", OPT_FLOAT, &c->final_lr, "learning rate at the end", 0, 10, NULL};
+    o[n++] = (Option){"warmup", OPT_FLOAT, &c->warmup, "warmup length in epochs", 0, 1e6, NULL};
+    o[n++] = (Option){"weight-decay", OPT_FLOAT, &c->weight_decay, "weight decay at the start", 0, 10, NULL};
+    o[n++] = (Option){"final-weight-decay", OPT_FLOAT, &c->final_weight_decay, "weight decay at the end", 0, 10, NULL};
+    o[n++] = (Option){"ema", OPT_PAIR, c->ema, "EMA momentum start,end", 0, 1, NULL};
+    o[n++] = (Option){"ipe-scale", OPT_FLOAT, &c->ipe_scale, "schedule length scale", 1e-6, 1e6, NULL};
+    o[n++] = (Option){"loss", OPT_STRING, &s->loss, "smooth_l1 or l2", 0, -1, NULL};
+    o[n++] = (Option){"masks", OPT_STRING, &s->masks, "official (reference collator) or fixed (no artefacts)", 0, -1, NULL};
+    o[n++] = (Option){"num-targets", OPT_INT, &c->num_pred_masks, "target blocks per image", 1, 64, NULL};
+    o[n++] = (Option){"target-scale", OPT_PAIR, c->pred_mask_scale, "target block area range", 0, 1, NULL};
+    o[n++] = (Option){"target-aspect", OPT_PAIR, c->aspect_ratio, "target block aspect range", 0.01, 100, NULL};
+    o[n++] = (Option){"context-scale", OPT_PAIR, c->enc_mask_scale, "context block area range", 0, 1, NULL};
+    o[n++] = (Option){"min-keep", OPT_INT, &c->min_keep, "least context tokens", 0, 1 << 20, NULL};
+    o[n++] = (Option){"allow-overlap", OPT_INT, &c->allow_overlap, "1: context may include target tokens", 0, 1, NULL};
+    o[n++] = (Option){"crop-scale", OPT_PAIR, c->crop_scale, "RandomResizedCrop area range", 0, 1, NULL};
+    o[n++] = (Option){"crop-ratio", OPT_PAIR, c->crop_ratio, "RandomResizedCrop aspect range", 0.01, 100, NULL};
+    o[n++] = (Option){"hflip", OPT_INT, &c->use_horizontal_flip, "1: random horizontal flips", 0, 1, NULL};
+    o[n++] = (Option){"seed", OPT_INT, &c->seed, "seed of init, data order, crops and mask positions", 0, 2147483647, NULL};
+    o[n++] = (Option){"log-every", OPT_INT, &c->log_every, "steps between metric lines", 1, 1 << 30, NULL};
+    o[n++] = (Option){"checkpoint-every", OPT_INT, &c->checkpoint_every, "steps between checkpoints", 1, 1 << 30, NULL};
+    o[n++] = (Option){"save-every-epochs", OPT_INT, &c->save_every_epochs, "also keep checkpoint-epochN every N epochs (0: no)", 0, 1 << 20, NULL};
+    o[n++] = (Option){"threads", OPT_INT, &c->threads, "CPU threads (0: all cores)", 0, 4096, NULL};
+    return n;
+}
+
+static void format_eta(char *buf, size_t size, double s)
+{
+    if (!isfinite(s) || s < 0) s = 0;
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, size, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, size, "%ld:%02ld", t / 60, t % 60);
+}
+
+static int save(const IjTrainer *t, const char *folder, const char *name)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", folder, name);
+    return ij_trainer_save(t, path);
+}
+
+int cmd_train(int argc, char **argv)
+{
+    IjTrainConfig c;
+    ij_train_config_defaults(&c);
+    StringArgs s = {0};
+    const char *config = NULL, *resume = NULL;
+    Option opts[64];
+    int n = build_options(opts, &c, &s, &config, &resume);
+    /* First pass: only --config / --resume, so that files load before flags override them. */
+    IjTrainConfig scratch = c;
+    StringArgs scratch_s = {0};
+    Option pre[64];
+    build_options(pre, &scratch, &scratch_s, &config, &resume);
+    int rc = opt_parse(pre, n, argc, argv, 2, usage);
+    if (rc) return rc < 0 ? -1 : 0;
+    char path[1200];
+    if (resume) {
+        snprintf(path, sizeof path, "%s/config.yaml", resume);
+        if (ij_train_config_load_yaml(&c, path)) return -1;
+    } else if (config && ij_train_config_load_yaml(&c, config)) {
+        return -1;
+    }
+    if (opt_parse(opts, n, argc, argv, 2, usage) < 0) return -1;
+    if (copy_str(c.data, sizeof c.data, s.data, "data") || copy_str(c.masks, sizeof c.masks, s.masks, "masks") ||
+        copy_str(c.model_name, sizeof c.model_name, s.model, "model") ||
+        copy_str(c.loss, sizeof c.loss, s.loss, "loss") || copy_str(c.folder, sizeof c.folder, s.folder, "out"))
+        return -1;
+    if (resume && s.folder && strcmp(s.folder, resume) != 0)
+        return ij_error("--out and --resume name different folders; a resumed run stays in its folder");
+    if (resume) copy_str(c.folder, sizeof c.folder, resume, "resume");
+    if (ij_train_config_validate(&c)) return -1;
+    if (c.threads > 0) {
+        omp_set_num_threads(c.threads);
+        openblas_set_num_threads(c.threads);
+    }
+
+    IjImageSet data;
+    if (ij_imageset_load(&data, c.data, 1)) return -1;
+    IjTrainer t;
+    if (ij_trainer_init(&t, &c, &data)) {
+        ij_imageset_free(&data);
+        return -1;
+    }
+    rc = -1;
+    IjMetrics metrics = {0};
+    if (ij_mkdirs(c.folder)) goto done;
+    snprintf(path, sizeof path, "%s/config.yaml", c.folder);
+    if (ij_train_config_save_yaml(&c, path)) goto done;
+    if (resume) {
+        snprintf(path, sizeof path, "%s/checkpoint.safetensors", c.folder);
+        if (ij_trainer_load(&t, path)) goto done;
+    }
+    snprintf(path, sizeof path, "%s/metrics.jsonl", c.folder);
+    if (ij_metrics_open(&metrics, path)) goto done;
+
+    printf("# effective configuration (saved as %s/config.yaml)\n", c.folder);
+    ij_train_config_print(&c);
+    printf("data: %s: %d images %dx%dx%d; %lld steps per epoch of %d\n", data.source, data.count,
+           data.height, data.width, data.channels, (long long)t.ipe, c.batch_size);
+    printf("masks: %s (%s)\n", c.masks,
+           strcmp(c.masks, "fixed") == 0 ? "corrected sampler: every row and column reachable, ragged lists"
+                                         : "reference collator: block sizes per batch, last row/column never masked, lists truncated to the batch minimum");
+    printf("threads: %d OpenMP, %d BLAS; %s step %lld of %lld\n", omp_get_max_threads(),
+           openblas_get_num_threads(), resume ? "resuming at" : "starting at", (long long)t.step,
+           (long long)t.total_steps);
+    fflush(stdout);
+
+    int tty = isatty(STDOUT_FILENO);
+    double start = ij_now(), window_start = start, loss_sum = 0;
+    int64_t window_steps = 0, start_step = t.step;
+    IjStepStats st = {0};
+    const char *keys[] = {"step", "epoch", "loss", "lr", "wd", "momentum", "images_per_s", "ms_per_step",
+                          "ms_data", "ms_masks", "ms_model", "ms_optim", "ctx_tokens", "tgt_tokens"};
+    while (t.step < t.total_steps) {
+        if (c.max_minutes > 0 && ij_now() - start >= c.max_minutes * 60) {
+            printf("%stime limit of %g minutes reached at step %lld\n", tty ? "\n" : "", c.max_minutes,
+                   (long long)t.step);
+            break;
+        }
+        if (ij_trainer_step(&t, &st)) {
+            ij_error("%s (last good checkpoint: %s/checkpoint.safetensors)", ij_last_error(), c.folder);
+            goto done;
+        }
+        loss_sum += st.loss;
+        window_steps++;
+        double now = ij_now();
+        double ips = (double)(t.step - start_step) * c.batch_size / (now - start);
+        char eta[32];
+        format_eta(eta, sizeof eta, (double)(t.total_steps - t.step) * c.batch_size / ips);
+        int log_now = t.step % c.log_every == 0 || t.step == t.total_steps;
+        if (log_now) {
+            double wips = window_steps * c.batch_size / (now - window_start);
+            double vals[] = {(double)st.step, (double)st.epoch, loss_sum / window_steps, st.lr, st.wd,
+                             st.momentum, wips, 1e3 * (now - window_start) / window_steps, st.ms_data,
+                             st.ms_masks, st.ms_model, st.ms_optim, st.ctx_tokens, st.tgt_tokens};
+            if (ij_metrics_write(&metrics, keys, vals, (int)(sizeof vals / sizeof vals[0]))) goto done;
+        }
+        if (tty || log_now) {
+            printf("%sepoch %lld step %lld/%lld loss %.5f lr %.2e %.1f img/s ETA %s%s",
+                   tty ? "\r" : "", (long long)st.epoch + 1, (long long)t.step, (long long)t.total_steps,
+                   log_now ? loss_sum / window_steps : st.loss, st.lr, ips, eta,
+                   tty && !log_now ? "   " : "\n");
+            fflush(stdout);
+        }
+        if (log_now) {
+            loss_sum = 0;
+            window_steps = 0;
+            window_start = now;
+        }
+        if (t.step % c.checkpoint_every == 0 && save(&t, c.folder, "checkpoint.safetensors")) goto done;
+        if (c.save_every_epochs > 0 && t.step % t.ipe == 0 && (t.step / t.ipe) % c.save_every_epochs == 0) {
+            char name[64];
+            snprintf(name, sizeof name, "checkpoint-epoch%lld.safetensors", (long long)(t.step / t.ipe));
+            if (save(&t, c.folder, name)) goto done;
+        }
+    }
+    if (save(&t, c.folder, "checkpoint.safetensors")) goto done;
+    printf("done: %lld steps in %.1f s; checkpoint %s/checkpoint.safetensors\n",
+           (long long)(t.step - start_step), ij_now() - start, c.folder);
+    rc = 0;
+done:
+    ij_metrics_close(&metrics);
+    ij_trainer_free(&t);
+    ij_imageset_free(&data);
+    return rc;
+}

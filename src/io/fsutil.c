@@ -1,0 +1,31 @@
+/* fsutil.c: see fsutil.h. */
+#include "io/fsutil.h"
+
+#include "core/error.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int ij_mkdirs(const char *path)
+{
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return ij_error("%s: path too long", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) && errno != EEXIST) return ij_error("%s: cannot create folder: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) && errno != EEXIST) return ij_error("%s: cannot create folder: %s", buf, strerror(errno));
+    struct stat st;
+    if (stat(buf, &st) || !S_ISDIR(st.st_mode)) return ij_error("%s: exists and is not a folder", buf);
+    return 0;
+}
+
+int ij_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}

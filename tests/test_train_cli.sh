@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `ijepa train` end to end on Fashion-MNIST with a tiny model:
+#  - 8 steps in one go and 4 + resume 4 give bit-identical checkpoints;
+#  - a diverging run stops with a one-line error and keeps its last checkpoint;
+#  - bad options and bad config files are one-line errors with a non-zero exit.
+set -uo pipefail
+build=${1:-build}
+ij="$build/ijepa"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails+1)); }
+tiny=(--data fashion-mnist --embed-dim 32 --depth 2 --heads 2 --pred-dim 16 --pred-depth 1
+      --batch-size 16 --epochs 2 --warmup 1 --threads 2 --log-every 2 --checkpoint-every 3)
+
+"$ij" train "${tiny[@]}" --steps 8 --out "$dir/full" > "$dir/full.log" 2>&1 || fail "full run: $(tail -n 3 "$dir/full.log")"
+"$ij" train "${tiny[@]}" --steps 4 --out "$dir/half" > "$dir/half.log" 2>&1 || fail "first half: $(tail -n 3 "$dir/half.log")"
+"$ij" train --resume "$dir/half" --steps 8 > "$dir/resume.log" 2>&1 || fail "resume: $(tail -n 3 "$dir/resume.log")"
+grep -q "resuming at step 4 of 8" "$dir/resume.log" || fail "resume did not start at step 4"
+if cmp -s "$dir/full/checkpoint.safetensors" "$dir/half/checkpoint.safetensors"; then
+    echo "resume: 8 steps == 4 + 4 steps, checkpoints bit-identical"
+else
+    fail "resumed checkpoint differs from the uninterrupted one"
+fi
+[ "$(grep -c '"step"' "$dir/full/metrics.jsonl")" = 4 ] || fail "metrics.jsonl should have 4 lines"
+grep -q '"loss"' "$dir/full/metrics.jsonl" && grep -q '"images_per_s"' "$dir/full/metrics.jsonl" || fail "metrics fields"
+[ -f "$dir/full/config.yaml" ] || fail "config.yaml missing"
+# the saved configuration reproduces the run
+"$ij" train --config "$dir/full/config.yaml" --out "$dir/again" --steps 8 > /dev/null 2>&1 || fail "rerun from config.yaml"
+cmp -s "$dir/full/checkpoint.safetensors" "$dir/again/checkpoint.safetensors" || fail "rerun from config.yaml differs"
+
+# divergence: a huge learning rate makes the loss non-finite
+"$ij" train "${tiny[@]}" --start-lr 1e30 --lr 1e30 --checkpoint-every 1 --steps 8 --out "$dir/nan" > "$dir/nan.out" 2> "$dir/nan.err"
+rc=$?
+[ $rc -ne 0 ] || fail "diverging run exited 0"
+[ "$(wc -l < "$dir/nan.err")" = 1 ] && grep -q "loss is" "$dir/nan.err" || fail "divergence message: $(cat "$dir/nan.err")"
+[ -f "$dir/nan/checkpoint.safetensors" ] || fail "diverging run lost its checkpoint"
+ls "$dir/nan" | grep -q tmp && fail "temporary file left behind"
+
+# bad input: one line, non-zero exit
+expect_error() {  # pattern, args...
+    local pat=$1; shift
+    "$ij" train "$@" > /dev/null 2> "$dir/err"; local rc=$?
+    if [ $rc -eq 0 ] || [ "$(wc -l < "$dir/err")" != 1 ] || ! grep -q -- "$pat" "$dir/err"; then
+        fail "expected error '$pat' from '$*', got rc $rc: $(cat "$dir/err")"
+    fi
+}
+expect_error "unknown option '--bogus'" --bogus 1
+expect_error "not an integer" --batch-size 12x
+expect_error "out of range" --channels 2
+expect_error "not ordered" --target-scale 0.3,0.2
+expect_error "no-such-dir" --data /no-such-dir --out "$dir/x"
+printf 'mask:\n  min_keep: 4\n  foo: 1\n' > "$dir/bad.yaml"
+expect_error "unknown key 'mask.foo'" --config "$dir/bad.yaml"
+expect_error "masks" --masks sometimes
+echo "test_train_cli: $fails failed"
+[ $fails -eq 0 ]
