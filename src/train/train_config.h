@@ -54,7 +54,9 @@ typedef struct {
 
 void ij_train_config_defaults(IjTrainConfig *c);
 /* Merge a YAML file (official layout) into c. Unknown sections/keys and bad
- * values are errors naming the file, the key and the problem. */
+ * values are errors naming the file, the line, the key and the problem (c may
+ * then be partly updated). data.dataset takes precedence over the official
+ * data.root_path + data.image_folder (joined with '/'). */
 int ij_train_config_load_yaml(IjTrainConfig *c, const char *path);
 /* Write c as YAML in the same layout (atomically). */
 int ij_train_config_save_yaml(const IjTrainConfig *c, const char *path);

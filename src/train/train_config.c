@@ -1,0 +1,570 @@
+/* train_config.c: defaults, YAML load/save in the official I-JEPA layout, validation.
+ *
+ * One table of keys {section, key, type, offset} drives both the loader and the
+ * writer, so every key that is read is also written, in the same place. The
+ * layout is that of the facebookresearch/ijepa configs (sections data, logging,
+ * mask, meta, optimization; keys sorted), with this program's
+ * extension keys listed after the official ones of their section.
+ *
+ * Official keys with no meaning here are still accepted, as long as they keep
+ * a harmless value: num_workers, pin_mem, copy_data, write_tag take any value;
+ * use_bfloat16 takes any value too and changes nothing (we always compute in
+ * float32, parameters and optimizer state are float32 in the official run as
+ * well); color distortion, blur and jitter must stay off; checkpoint loading
+ * must stay off (resume is `--resume`).
+ *
+ * YAML is parsed by libyaml into a node tree; node marks give the line numbers
+ * in error messages. Numbers are written with the fewest of 15..17 significant
+ * digits that read back to the same double, so save + load is bit-exact.
+ */
+#include "train/train_config.h"
+
+#include "core/error.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <yaml.h>
+
+typedef enum {
+    K_INT,    /* int */
+    K_DBL,    /* double */
+    K_BOOL,   /* int 0/1, YAML true/false */
+    K_PAIR,   /* double[2], YAML list of 2 numbers */
+    K_STR,    /* char[size] */
+    K_ROOT,   /* data.root_path: joined with image_folder after loading */
+    K_FOLDER, /* data.image_folder */
+    K_ANY,    /* accepted, no effect; `note` is the value written */
+    K_OFF,    /* must be false; `note` says why */
+    K_ZERO,   /* must be 0; `note` says why */
+    K_NULL,   /* must be null; `note` says why */
+} KeyType;
+
+typedef struct {
+    const char *section, *key;
+    KeyType type;
+    size_t off, size;
+    int ext; /* 1: this program's extension, not in the official configs */
+    const char *note;
+} Key;
+
+#define F(field) offsetof(IjTrainConfig, field), sizeof(((IjTrainConfig *)0)->field)
+#define NOAUG "not supported: only RandomResizedCrop and horizontal flip are implemented"
+#define NOLOAD "not supported: resume a run with --resume"
+
+static const Key keys[] = {
+    {"data", "batch_size", K_INT, F(batch_size), 0, NULL},
+    {"data", "color_jitter_strength", K_ZERO, 0, 0, 0, NOAUG},
+    {"data", "crop_scale", K_PAIR, F(crop_scale), 0, NULL},
+    {"data", "crop_size", K_INT, F(crop_size), 0, NULL},
+    {"data", "image_folder", K_FOLDER, 0, 0, 0, NULL},
+    {"data", "num_workers", K_ANY, 0, 0, 0, "0"},
+    {"data", "pin_mem", K_ANY, 0, 0, 0, "false"},
+    {"data", "root_path", K_ROOT, 0, 0, 0, NULL},
+    {"data", "use_color_distortion", K_OFF, 0, 0, 0, NOAUG},
+    {"data", "use_gaussian_blur", K_OFF, 0, 0, 0, NOAUG},
+    {"data", "use_horizontal_flip", K_BOOL, F(use_horizontal_flip), 0, NULL},
+    {"data", "dataset", K_STR, F(data), 1, NULL},
+    {"data", "crop_ratio", K_PAIR, F(crop_ratio), 1, NULL},
+    {"data", "channels", K_INT, F(channels), 1, NULL},
+
+    {"logging", "folder", K_STR, F(folder), 0, NULL},
+    {"logging", "write_tag", K_ANY, 0, 0, 0, "jepa"},
+    {"logging", "max_steps", K_INT, F(max_steps), 1, NULL},
+    {"logging", "max_minutes", K_DBL, F(max_minutes), 1, NULL},
+    {"logging", "log_every", K_INT, F(log_every), 1, NULL},
+    {"logging", "checkpoint_every", K_INT, F(checkpoint_every), 1, NULL},
+    {"logging", "save_every_epochs", K_INT, F(save_every_epochs), 1, NULL},
+    {"logging", "threads", K_INT, F(threads), 1, NULL},
+
+    {"mask", "allow_overlap", K_BOOL, F(allow_overlap), 0, NULL},
+    {"mask", "aspect_ratio", K_PAIR, F(aspect_ratio), 0, NULL},
+    {"mask", "enc_mask_scale", K_PAIR, F(enc_mask_scale), 0, NULL},
+    {"mask", "min_keep", K_INT, F(min_keep), 0, NULL},
+    {"mask", "num_enc_masks", K_INT, F(num_enc_masks), 0, NULL},
+    {"mask", "num_pred_masks", K_INT, F(num_pred_masks), 0, NULL},
+    {"mask", "patch_size", K_INT, F(patch_size), 0, NULL},
+    {"mask", "pred_mask_scale", K_PAIR, F(pred_mask_scale), 0, NULL},
+    {"mask", "mode", K_STR, F(masks), 1, NULL},
+
+    {"meta", "copy_data", K_ANY, 0, 0, 0, "false"},
+    {"meta", "load_checkpoint", K_OFF, 0, 0, 0, NOLOAD},
+    {"meta", "model_name", K_STR, F(model_name), 0, NULL},
+    {"meta", "pred_depth", K_INT, F(pred_depth), 0, NULL},
+    {"meta", "pred_emb_dim", K_INT, F(pred_emb_dim), 0, NULL},
+    {"meta", "read_checkpoint", K_NULL, 0, 0, 0, NOLOAD},
+    /* Accepted whatever its value: this program computes in float32. */
+    {"meta", "use_bfloat16", K_ANY, 0, 0, 0, "false  # accepted; computation is always float32"},
+    {"meta", "seed", K_INT, F(seed), 1, NULL},
+    {"meta", "loss", K_STR, F(loss), 1, NULL},
+    {"meta", "embed_dim", K_INT, F(embed_dim), 1, NULL},
+    {"meta", "depth", K_INT, F(depth), 1, NULL},
+    {"meta", "num_heads", K_INT, F(num_heads), 1, NULL},
+
+    {"optimization", "ema", K_PAIR, F(ema), 0, NULL},
+    {"optimization", "epochs", K_INT, F(epochs), 0, NULL},
+    {"optimization", "final_lr", K_DBL, F(final_lr), 0, NULL},
+    {"optimization", "final_weight_decay", K_DBL, F(final_weight_decay), 0, NULL},
+    {"optimization", "ipe_scale", K_DBL, F(ipe_scale), 0, NULL},
+    {"optimization", "lr", K_DBL, F(lr), 0, NULL},
+    {"optimization", "start_lr", K_DBL, F(start_lr), 0, NULL},
+    {"optimization", "warmup", K_DBL, F(warmup), 0, NULL},
+    {"optimization", "weight_decay", K_DBL, F(weight_decay), 0, NULL},
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+/* Copy s into a char[size] field, zero-filling the rest (so structs compare with memcmp). */
+static int set_str(char *dst, size_t size, const char *s)
+{
+    size_t n = strlen(s);
+    if (n >= size) return -1;
+    memset(dst, 0, size);
+    memcpy(dst, s, n);
+    return 0;
+}
+
+void ij_train_config_defaults(IjTrainConfig *c)
+{
+    memset(c, 0, sizeof *c);
+    set_str(c->data, sizeof c->data, "fashion-mnist");
+    c->batch_size = 128;
+    c->crop_scale[0] = 0.3, c->crop_scale[1] = 1.0;
+    c->crop_ratio[0] = 0.75, c->crop_ratio[1] = 4.0 / 3.0;
+    c->crop_size = 28;
+    c->use_horizontal_flip = 0;
+    set_str(c->masks, sizeof c->masks, "official");
+    c->num_enc_masks = 1;
+    c->num_pred_masks = 4;
+    c->enc_mask_scale[0] = 0.85, c->enc_mask_scale[1] = 1.0;
+    c->pred_mask_scale[0] = 0.15, c->pred_mask_scale[1] = 0.2;
+    c->aspect_ratio[0] = 0.75, c->aspect_ratio[1] = 1.5;
+    c->min_keep = 4; /* the official value for 32x32 images (10 for 224) */
+    c->allow_overlap = 0;
+    c->patch_size = 4;
+    set_str(c->model_name, sizeof c->model_name, "vit_tiny");
+    c->pred_depth = 6, c->pred_emb_dim = 96;
+    c->channels = 1;
+    c->seed = 0;
+    set_str(c->loss, sizeof c->loss, "smooth_l1");
+    c->ema[0] = 0.996, c->ema[1] = 1.0;
+    c->epochs = 300;
+    c->final_lr = 1e-6, c->final_weight_decay = 0.4, c->lr = 1e-3, c->start_lr = 2e-4;
+    c->weight_decay = 0.04;
+    c->warmup = 40;
+    c->ipe_scale = 1.0;
+    set_str(c->folder, sizeof c->folder, "runs/ijepa");
+    c->log_every = 50;
+    c->checkpoint_every = 500;
+}
+
+/* ---- loading ---- */
+
+typedef struct {
+    const char *path;
+    yaml_document_t doc;
+    char root[512], image_folder[512];
+    unsigned char seen[NKEYS];
+} Loader;
+
+static size_t line_of(const yaml_node_t *n) { return n->start_mark.line + 1; }
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static int is_plain(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+static int is_null(const yaml_node_t *n)
+{
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+    for (size_t i = 0; is_plain(n) && i < sizeof nulls / sizeof nulls[0]; i++)
+        if (strcmp(scalar(n), nulls[i]) == 0) return 1;
+    return 0;
+}
+
+static int to_int(const yaml_node_t *n, int *out)
+{
+    if (!is_plain(n)) return -1;
+    const char *s = scalar(n);
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno == ERANGE || v < INT_MIN || v > INT_MAX) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int to_double(const yaml_node_t *n, double *out)
+{
+    if (!is_plain(n)) return -1;
+    const char *s = scalar(n);
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+static int to_bool(const yaml_node_t *n, int *out)
+{
+    static const char *const t[] = {"true", "True", "TRUE"}, *const f[] = {"false", "False", "FALSE"};
+    for (int i = 0; is_plain(n) && i < 3; i++) {
+        if (strcmp(scalar(n), t[i]) == 0) return *out = 1, 0;
+        if (strcmp(scalar(n), f[i]) == 0) return *out = 0, 0;
+    }
+    return -1;
+}
+
+/* The value as the user wrote it, for messages. */
+static const char *describe(const yaml_node_t *n, char *buf, size_t size)
+{
+    int items = n->type == YAML_SEQUENCE_NODE ? (int)(n->data.sequence.items.top - n->data.sequence.items.start) : 0;
+    if (n->type == YAML_SEQUENCE_NODE) snprintf(buf, size, "a list of %d item%s", items, items == 1 ? "" : "s");
+    else if (n->type == YAML_MAPPING_NODE) snprintf(buf, size, "a mapping");
+    else snprintf(buf, size, is_plain(n) ? "'%.200s'" : "the quoted string '%.200s'", scalar(n));
+    return buf;
+}
+
+/* "<file>:<line>: <section>.<key>: <problem>" */
+IJ_PRINTF(4, 5)
+static int key_error(const Loader *L, const Key *k, const yaml_node_t *n, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return ij_error("%s:%zu: %s.%s: %s", L->path, line_of(n), k->section, k->key, msg);
+}
+
+static int set_key(Loader *L, IjTrainConfig *c, const Key *k, yaml_node_t *v)
+{
+    char *field = (char *)c + k->off, d[256];
+    int b;
+    double x;
+    describe(v, d, sizeof d);
+    switch (k->type) {
+    case K_INT:
+        if (to_int(v, (int *)field)) return key_error(L, k, v, "expected an integer, got %s", d);
+        return 0;
+    case K_DBL:
+        if (to_double(v, (double *)field)) return key_error(L, k, v, "expected a number, got %s", d);
+        return 0;
+    case K_BOOL:
+        if (to_bool(v, (int *)field)) return key_error(L, k, v, "expected true or false, got %s", d);
+        return 0;
+    case K_PAIR: {
+        double pair[2];
+        yaml_node_item_t *it = v->type == YAML_SEQUENCE_NODE ? v->data.sequence.items.start : NULL;
+        if (!it || v->data.sequence.items.top - it != 2 ||
+            to_double(yaml_document_get_node(&L->doc, it[0]), &pair[0]) ||
+            to_double(yaml_document_get_node(&L->doc, it[1]), &pair[1]))
+            return key_error(L, k, v, "expected a list of 2 numbers, got %s", d);
+        memcpy(field, pair, sizeof pair);
+        return 0;
+    }
+    case K_STR:
+    case K_ROOT:
+    case K_FOLDER: {
+        char *dst = k->type == K_ROOT ? L->root : k->type == K_FOLDER ? L->image_folder : field;
+        size_t size = k->type == K_STR ? k->size : sizeof L->root;
+        if (!scalar(v) || is_null(v)) return key_error(L, k, v, "expected a string, got %s", d);
+        if (set_str(dst, size, scalar(v))) return key_error(L, k, v, "longer than %zu characters", size - 1);
+        return 0;
+    }
+    case K_ANY:
+        return 0;
+    case K_OFF:
+        if (to_bool(v, &b)) return key_error(L, k, v, "expected true or false, got %s", d);
+        return b ? key_error(L, k, v, "%s is %s", d, k->note) : 0;
+    case K_ZERO:
+        if (to_double(v, &x)) return key_error(L, k, v, "expected a number, got %s", d);
+        return x != 0 ? key_error(L, k, v, "%s is %s", d, k->note) : 0;
+    case K_NULL:
+        return is_null(v) ? 0 : key_error(L, k, v, "%s is %s", d, k->note);
+    }
+    return 0;
+}
+
+static int load_section(Loader *L, IjTrainConfig *c, const char *section, yaml_node_t *map)
+{
+    if (is_null(map)) return 0; /* "logging:" with nothing under it */
+    if (map->type != YAML_MAPPING_NODE)
+        return ij_error("%s:%zu: section '%s' must hold 'key: value' lines", L->path, line_of(map), section);
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(&L->doc, p->key), *vn = yaml_document_get_node(&L->doc, p->value);
+        const char *name = scalar(kn);
+        size_t i = 0;
+        while (name && i < NKEYS && (strcmp(keys[i].section, section) || strcmp(keys[i].key, name))) i++;
+        if (!name || i == NKEYS)
+            return ij_error("%s:%zu: unknown key '%s.%s'", L->path, line_of(kn), section, name ? name : "?");
+        if (L->seen[i]++) return ij_error("%s:%zu: duplicate key '%s.%s'", L->path, line_of(kn), section, name);
+        if (set_key(L, c, &keys[i], vn)) return -1;
+    }
+    return 0;
+}
+
+static int load_doc(Loader *L, IjTrainConfig *c)
+{
+    yaml_node_t *root = yaml_document_get_root_node(&L->doc);
+    if (!root) return 0; /* empty file: nothing to change */
+    if (root->type != YAML_MAPPING_NODE)
+        return ij_error("%s:%zu: expected sections (data, logging, mask, meta, optimization) at the top level",
+                        L->path, line_of(root));
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(&L->doc, p->key);
+        const char *name = scalar(kn);
+        size_t i = 0;
+        while (name && i < NKEYS && strcmp(keys[i].section, name)) i++;
+        if (!name || i == NKEYS)
+            return ij_error("%s:%zu: unknown section '%s' (expected data, logging, mask, meta or optimization)",
+                            L->path, line_of(kn), name ? name : "?");
+        if (load_section(L, c, name, yaml_document_get_node(&L->doc, p->value))) return -1;
+    }
+    return 0;
+}
+
+static size_t key_index(const char *section, const char *key)
+{
+    size_t i = 0;
+    while (strcmp(keys[i].section, section) || strcmp(keys[i].key, key)) i++;
+    return i;
+}
+
+int ij_train_config_load_yaml(IjTrainConfig *c, const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return ij_error("%s: cannot open the config file: %s", path, strerror(errno));
+    Loader *L = ij_calloc(1, sizeof *L);
+    L->path = path;
+    yaml_parser_t parser;
+    int rc = -1;
+    if (!yaml_parser_initialize(&parser)) {
+        ij_error("%s: cannot initialise the YAML parser", path);
+        goto out_file;
+    }
+    yaml_parser_set_input_file(&parser, fp);
+    if (!yaml_parser_load(&parser, &L->doc)) {
+        ij_error("%s:%zu: YAML syntax error: %s%s%s", path, parser.problem_mark.line + 1,
+                 parser.problem ? parser.problem : "unknown problem", parser.context ? " " : "",
+                 parser.context ? parser.context : "");
+        goto out_parser;
+    }
+    rc = load_doc(L, c);
+    yaml_document_delete(&L->doc);
+    if (rc == 0) { /* a second document would be silently ignored: refuse it */
+        if (!yaml_parser_load(&parser, &L->doc)) {
+            rc = ij_error("%s:%zu: YAML syntax error: %s", path, parser.problem_mark.line + 1,
+                          parser.problem ? parser.problem : "unknown problem");
+            goto out_parser;
+        }
+        if (yaml_document_get_root_node(&L->doc))
+            rc = ij_error("%s:%zu: only one YAML document is allowed", path, L->doc.start_mark.line + 1);
+        yaml_document_delete(&L->doc);
+    }
+    /* data.dataset wins over the official root_path + image_folder pair. */
+    size_t iroot = key_index("data", "root_path"), ifold = key_index("data", "image_folder");
+    if (rc == 0 && (L->seen[iroot] || L->seen[ifold]) && !L->seen[key_index("data", "dataset")]) {
+        size_t n = strlen(L->root);
+        const char *sep = n && L->root[n - 1] != '/' && L->image_folder[0] ? "/" : "";
+        int len = snprintf(c->data, sizeof c->data, "%s%s%s", L->root, sep, L->image_folder);
+        if (len < 0 || (size_t)len >= sizeof c->data)
+            rc = ij_error("%s: data.root_path joined with data.image_folder is longer than %zu characters", path,
+                          sizeof c->data - 1);
+        else
+            memset(c->data + len, 0, sizeof c->data - (size_t)len);
+    }
+out_parser:
+    yaml_parser_delete(&parser);
+out_file:
+    fclose(fp);
+    free(L);
+    return rc;
+}
+
+/* ---- writing ---- */
+
+/* Fewest digits (15..17) that read back to the same double; always with a '.' so
+ * that PyYAML (YAML 1.1) reads a float: 1e-06 -> 1.0e-06, 40 -> 40.0. */
+static void write_double(FILE *fp, double x)
+{
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) break;
+    }
+    if (strpbrk(buf, ".n")) return (void)fputs(buf, fp); /* has a point, or inf/nan */
+    char *e = strchr(buf, 'e');
+    if (e) fprintf(fp, "%.*s.0%s", (int)(e - buf), buf, e);
+    else fprintf(fp, "%s.0", buf);
+}
+
+/* Plain when unambiguous, otherwise double-quoted with escapes. */
+static void write_string(FILE *fp, const char *s)
+{
+    static const char *const reserved[] = {"true", "false", "yes", "no", "on", "off", "y", "n", "null"};
+    int plain = isalpha((unsigned char)s[0]) || s[0] == '/' || s[0] == '_';
+    for (const char *p = s; *p && plain; p++) plain = isalnum((unsigned char)*p) || strchr("_./+-", *p);
+    for (size_t i = 0; plain && i < sizeof reserved / sizeof reserved[0]; i++) plain = strcasecmp(s, reserved[i]) != 0;
+    if (plain) return (void)fputs(s, fp);
+    fputc('"', fp);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(fp, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f) fprintf(fp, "\\x%02x", *p);
+        else fputc(*p, fp);
+    }
+    fputc('"', fp);
+}
+
+static void write_yaml(FILE *fp, const IjTrainConfig *c)
+{
+    fputs("# ijepa.c training configuration: the layout of the official I-JEPA configs\n"
+          "# (facebookresearch/ijepa), this program's own keys last in each section.\n",
+          fp);
+    const char *section = "";
+    int in_ext = 0;
+    for (size_t i = 0; i < NKEYS; i++) {
+        const Key *k = &keys[i];
+        const char *field = (const char *)c + k->off;
+        if (strcmp(section, k->section)) fprintf(fp, "%s:\n", section = k->section), in_ext = 0;
+        if (k->ext && !in_ext) fputs("  # ijepa.c extensions\n", fp), in_ext = 1;
+        fprintf(fp, "  %s: ", k->key);
+        switch (k->type) {
+        case K_INT: fprintf(fp, "%d", *(const int *)field); break;
+        case K_DBL: write_double(fp, *(const double *)field); break;
+        case K_BOOL: fputs(*(const int *)field ? "true" : "false", fp); break;
+        case K_PAIR:
+            fputc('[', fp), write_double(fp, ((const double *)field)[0]);
+            fputs(", ", fp), write_double(fp, ((const double *)field)[1]), fputc(']', fp);
+            break;
+        case K_STR: write_string(fp, field); break;
+        case K_ROOT: fputs("''  # data.dataset takes precedence", fp); break;
+        case K_FOLDER: fputs("''", fp); break;
+        case K_ANY: fputs(k->note, fp); break;
+        case K_OFF: fputs("false", fp); break;
+        case K_ZERO: fputs("0.0", fp); break;
+        case K_NULL: fputs("null", fp); break;
+        }
+        fputc('\n', fp);
+    }
+}
+
+void ij_train_config_print(const IjTrainConfig *c) { write_yaml(stdout, c); }
+
+/* Best effort: makes the rename durable (some filesystems refuse to fsync directories). */
+static void fsync_dir(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) fsync(fd), close(fd);
+}
+
+int ij_train_config_save_yaml(const IjTrainConfig *c, const char *path)
+{
+    char tmp[4200];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
+        return ij_error("%s: path too long", path);
+    FILE *fp = fopen(tmp, "w");
+    if (!fp) return ij_error("%s: cannot create the temporary file %s: %s", path, tmp, strerror(errno));
+    write_yaml(fp, c);
+    int ok = !ferror(fp) && fflush(fp) == 0 && fsync(fileno(fp)) == 0, err = errno;
+    if (fclose(fp) != 0 && ok) ok = 0, err = errno;
+    const char *what = "write failed";
+    if (ok && rename(tmp, path) != 0) ok = 0, err = errno, what = "cannot rename the temporary file";
+    if (!ok) {
+        remove(tmp);
+        return ij_error("%s: %s: %s", path, what, strerror(err ? err : EIO));
+    }
+    fsync_dir(path);
+    return 0;
+}
+
+/* ---- checks ---- */
+
+/* 0 < lo <= hi <= 1 (written so that NaN fails). */
+static int unit_pair(const double v[2]) { return v[0] > 0 && v[0] <= v[1] && v[1] <= 1; }
+
+int ij_train_config_validate(const IjTrainConfig *c)
+{
+#define NEED(cond, ...) \
+    do { \
+        if (!(cond)) return ij_error(__VA_ARGS__); \
+    } while (0)
+#define UNIT(name, v) NEED(unit_pair(v), "%s (%g, %g) must satisfy 0 < min <= max <= 1", name, (v)[0], (v)[1])
+#define POS(name, v) NEED((v)[0] > 0 && (v)[0] <= (v)[1] && isfinite((v)[1]), \
+                          "%s (%g, %g) must satisfy 0 < min <= max", name, (v)[0], (v)[1])
+    NEED(c->data[0], "data.dataset is empty");
+    NEED(c->batch_size >= 1, "data.batch_size must be >= 1, got %d", c->batch_size);
+    UNIT("data.crop_scale", c->crop_scale);
+    POS("data.crop_ratio", c->crop_ratio);
+    NEED(c->channels == 1 || c->channels == 3, "data.channels must be 1 or 3, got %d", c->channels);
+    NEED(c->patch_size >= 1, "mask.patch_size must be >= 1, got %d", c->patch_size);
+    NEED(c->crop_size >= c->patch_size && c->crop_size % c->patch_size == 0,
+         "data.crop_size %d is not a positive multiple of mask.patch_size %d", c->crop_size, c->patch_size);
+    NEED(!strcmp(c->masks, "official") || !strcmp(c->masks, "fixed"),
+         "mask.mode must be 'official' or 'fixed', got '%s'", c->masks);
+    NEED(c->num_enc_masks == 1, "mask.num_enc_masks %d is not supported: only 1 context block", c->num_enc_masks);
+    NEED(c->num_pred_masks >= 1, "mask.num_pred_masks must be >= 1, got %d", c->num_pred_masks);
+    UNIT("mask.enc_mask_scale", c->enc_mask_scale);
+    UNIT("mask.pred_mask_scale", c->pred_mask_scale);
+    POS("mask.aspect_ratio", c->aspect_ratio);
+    NEED(c->min_keep >= 0, "mask.min_keep must be >= 0, got %d", c->min_keep);
+    NEED(c->embed_dim >= 0 && c->depth >= 0 && c->num_heads >= 0,
+         "meta.embed_dim %d, meta.depth %d, meta.num_heads %d must be >= 0 (0 = the preset's)", c->embed_dim,
+         c->depth, c->num_heads);
+    NEED(!strcmp(c->loss, "smooth_l1") || !strcmp(c->loss, "l2"), "meta.loss must be 'smooth_l1' or 'l2', got '%s'",
+         c->loss);
+    NEED(c->epochs >= 1, "optimization.epochs must be >= 1, got %d", c->epochs);
+    NEED(c->lr >= 0 && c->start_lr >= 0 && c->final_lr >= 0,
+         "optimization learning rates must be >= 0 (lr %g, start_lr %g, final_lr %g)", c->lr, c->start_lr, c->final_lr);
+    NEED(c->weight_decay >= 0 && c->final_weight_decay >= 0,
+         "optimization weight decays must be >= 0 (weight_decay %g, final_weight_decay %g)", c->weight_decay,
+         c->final_weight_decay);
+    NEED(c->warmup >= 0 && c->warmup <= c->epochs, "optimization.warmup %g must be in [0, epochs = %d]", c->warmup,
+         c->epochs);
+    NEED(c->ipe_scale > 0 && isfinite(c->ipe_scale), "optimization.ipe_scale must be > 0, got %g", c->ipe_scale);
+    NEED(c->ema[0] >= 0 && c->ema[0] <= c->ema[1] && c->ema[1] <= 1,
+         "optimization.ema (%g, %g) must satisfy 0 <= start <= end <= 1", c->ema[0], c->ema[1]);
+    NEED(c->folder[0], "logging.folder is empty");
+    NEED(c->max_steps >= 0, "logging.max_steps must be >= 0, got %d", c->max_steps);
+    NEED(c->max_minutes >= 0 && isfinite(c->max_minutes), "logging.max_minutes must be >= 0, got %g", c->max_minutes);
+    NEED(c->log_every >= 1, "logging.log_every must be >= 1, got %d", c->log_every);
+    NEED(c->checkpoint_every >= 0, "logging.checkpoint_every must be >= 0, got %d", c->checkpoint_every);
+    NEED(c->save_every_epochs >= 0, "logging.save_every_epochs must be >= 0, got %d", c->save_every_epochs);
+    NEED(c->threads >= 0, "logging.threads must be >= 0, got %d", c->threads);
+#undef NEED
+#undef UNIT
+#undef POS
+    IjConfig m;
+    return ij_train_config_model(c, &m);
+}
+
+int ij_train_config_model(const IjTrainConfig *c, IjConfig *m)
+{
+    if (ij_config_preset(m, c->model_name)) return -1;
+    m->img_size = c->crop_size;
+    m->channels = c->channels;
+    m->patch_size = c->patch_size;
+    if (c->embed_dim) m->embed_dim = c->embed_dim, m->mlp_dim = 4 * c->embed_dim;
+    if (c->depth) m->depth = c->depth;
+    if (c->num_heads) m->num_heads = c->num_heads;
+    m->pred_dim = c->pred_emb_dim;
+    m->pred_depth = c->pred_depth;
+    m->pred_mlp_dim = 4 * c->pred_emb_dim;
+    return ij_config_validate(m);
+}
