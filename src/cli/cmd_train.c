@@ -58,8 +58,8 @@ static int build_options(Option *o, IjTrainConfig *c, StringArgs *s, const char 
     o[n++] = (Option){"epochs", OPT_INT, &c->epochs, "epochs (sets the schedule length)", 1, 1 << 20, NULL};
     o[n++] = (Option){"steps", OPT_INT, &c->max_steps, "stop after this many steps in total (0: run all epochs)", 0, 2147483647, NULL};
     o[n++] = (Option){"minutes", OPT_FLOAT, &c->max_minutes, "stop cleanly after this much wall time (0: no limit)", 0, 1e9, NULL};
-    o[n++] = (Option){"lr", OPT_FLOAT, &c->lr, "peak learning rate", 0, 10, NULL};
-    o[n++] = (Option){"start-lr", OPT_FLOAT, &c->start_lr, "learning rate at step 1", 0, 10, NULL};
+    o[n++] = (Option){"lr", OPT_FLOAT, &c->lr, "peak learning rate", 0, 1e9, NULL};
+    o[n++] = (Option){"start-lr", OPT_FLOAT, &c->start_lr, "learning rate at step 1", 0, 1e9, NULL};
     o[n++] = (Option){"final-lr", OPT_FLOAT, &c->final_lr, "learning rate at the end", 0, 10, NULL};
     o[n++] = (Option){"warmup", OPT_FLOAT, &c->warmup, "warmup length in epochs", 0, 1e6, NULL};
     o[n++] = (Option){"weight-decay", OPT_FLOAT, &c->weight_decay, "weight decay at the start", 0, 10, NULL};
@@ -180,7 +180,9 @@ int cmd_train(int argc, char **argv)
             break;
         }
         if (ij_trainer_step(&t, &st)) {
-            ij_error("%s (last good checkpoint: %s/checkpoint.safetensors)", ij_last_error(), c.folder);
+            char why[512];
+            snprintf(why, sizeof why, "%s", ij_last_error());
+            ij_error("%s (last good checkpoint: %s/checkpoint.safetensors)", why, c.folder);
             goto done;
         }
         loss_sum += st.loss;
