@@ -65,6 +65,12 @@ void ij_encoder_backward_context(IjModel *m, float *dctx_out, const IjMasks *mk)
 
 float *ij_encoder_forward_full(IjModel *m, const IjEncoderW *w, const float *images, int B)
 {
+    return ij_encoder_forward_full_observed(m, w, images, B, NULL, NULL);
+}
+
+float *ij_encoder_forward_full_observed(IjModel *m, const IjEncoderW *w, const float *images, int B,
+                                        IjLayerObserver observe, void *ctx)
+{
     const IjConfig *c = &m->cfg;
     int N = ij_num_patches(c), D = c->embed_dim, T = B * N;
     int *seg = IJ_BUF_I(&m->b_full_seg, B + 1);
@@ -77,7 +83,7 @@ float *ij_encoder_forward_full(IjModel *m, const IjEncoderW *w, const float *ima
         tok[t] = t % N;
     }
     embed_tokens(ij_stack_input(&m->tgt_stack), m, w, images, sample_of, tok, T);
-    float *xl = ij_stack_forward(&m->tgt_stack, w->blocks, seg, B);
+    float *xl = ij_stack_forward_observed(&m->tgt_stack, w->blocks, seg, B, observe, ctx);
     float *out = IJ_BUF_F(&m->b_full_out, (size_t)T * D);
     layernorm_forward(out, NULL, NULL, xl, w->norm_w, w->norm_b, T, D, LN_EPS);
     return out;

@@ -96,12 +96,19 @@ static void block_forward(float *out, IjLayerCache *c, const IjBlockW *w, const 
 
 float *ij_stack_forward(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg)
 {
+    return ij_stack_forward_observed(s, w, seg_off, nseg, NULL, NULL);
+}
+
+float *ij_stack_forward_observed(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg,
+                                 IjLayerObserver observe, void *ctx)
+{
     size_t stride = s->cap_rows * (size_t)s->D;
     for (int l = 0; l < s->depth; l++) {
         int slot = s->train ? l : 0;
         float *in = s->x + (s->train ? (size_t)l : (size_t)(l & 1)) * stride;
         float *out = s->x + (s->train ? (size_t)l + 1 : (size_t)((l + 1) & 1)) * stride;
         block_forward(out, &s->lc[slot], &w[l], in, seg_off, nseg, s->D, s->H, s->heads);
+        if (observe) observe(ctx, l, out);
     }
     return s->x + (s->train ? (size_t)s->depth : (size_t)(s->depth & 1)) * stride;
 }

@@ -47,6 +47,10 @@ void ij_stack_free(IjStack *s);
 /* Input rows in ij_stack_input(s) [T,D]; returns the output rows [T,D]. */
 static inline float *ij_stack_input(IjStack *s) { return s->x; }
 float *ij_stack_forward(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg);
+/* The same, calling observe(ctx, l, x) with the output rows [T,D] of each block l. */
+typedef void (*IjLayerObserver)(void *ctx, int layer, const float *x);
+float *ij_stack_forward_observed(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg,
+                                 IjLayerObserver observe, void *ctx);
 /* dx: in: gradient w.r.t. the stack output [T,D]; out: w.r.t. its input.
  * Parameter gradients are accumulated into gw. Needs a train stack. */
 void ij_stack_backward(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, const int *seg_off,

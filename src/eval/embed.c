@@ -1,0 +1,84 @@
+/* embed.c: see embed.h. */
+#include "eval/embed.h"
+
+#include "core/error.h"
+#include "data/augment.h"
+#include "kernels/kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define LN_EPS 1e-6f
+
+typedef struct {
+    const IjModel *m;
+    const IjEncoderW *w;
+    int n, N, D;
+    float *out, *normed; /* out [n, 4D]; normed scratch [n*N, D] */
+} Last4;
+
+/* Average-pool rows of x [n*N, D] per image into out + offset (row stride ld). */
+static void pool_rows(float *out, int ld, const float *x, int n, int N, int D)
+{
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < n; b++) {
+        float *o = out + (size_t)b * ld;
+        memset(o, 0, sizeof(float) * (size_t)D);
+        for (int t = 0; t < N; t++) {
+            const float *r = x + ((size_t)b * N + t) * D;
+            for (int d = 0; d < D; d++) o[d] += r[d];
+        }
+        for (int d = 0; d < D; d++) o[d] /= (float)N;
+    }
+}
+
+static void observe_last4(void *ctx, int layer, const float *x)
+{
+    Last4 *c = ctx;
+    int first = c->m->cfg.depth - 4;
+    if (layer < first) return;
+    layernorm_forward(c->normed, NULL, NULL, x, c->w->norm_w, c->w->norm_b, c->n * c->N, c->D, LN_EPS);
+    pool_rows(c->out + (size_t)(layer - first) * c->D, 4 * c->D, c->normed, c->n, c->N, c->D);
+}
+
+void ij_embed_batch(IjModel *m, const IjEncoderW *w, const float *images, int n, IjPool pool, float *out)
+{
+    const IjConfig *c = &m->cfg;
+    int N = ij_num_patches(c), D = c->embed_dim;
+    if (pool == IJ_POOL_LAST4 && c->depth >= 4) {
+        Last4 ctx = {m, w, n, N, D, out, IJ_BUF_F(&m->b_embed, (size_t)n * N * D)};
+        ij_encoder_forward_full_observed(m, w, images, n, observe_last4, &ctx);
+        return;
+    }
+    IJ_ASSERT(pool == IJ_POOL_LAST);
+    float *tokens = ij_encoder_forward_full(m, w, images, n);
+    pool_rows(out, D, tokens, n, N, D);
+}
+
+int ij_embed_dataset(IjModel *m, const IjEncoderW *w, const IjImageSet *set, IjPool pool, int batch,
+                     float *out, IjProgress progress, void *pctx)
+{
+    const IjConfig *c = &m->cfg;
+    if (set->channels != c->channels)
+        return ij_error("%s: images have %d channel(s), the model expects %d", set->source,
+                        set->channels, c->channels);
+    if (pool == IJ_POOL_LAST4 && c->depth < 4)
+        return ij_error("last-4 pooling needs at least 4 blocks; the encoder has %d", c->depth);
+    IjAugment aug;
+    ij_augment_defaults(&aug, c->channels, c->img_size);
+    aug.random_crop = 0;
+    size_t img = (size_t)c->channels * c->img_size * c->img_size;
+    float *x = ij_alloc_aligned(sizeof(float) * img * (size_t)batch);
+    int F = ij_embed_dim(c, pool);
+    for (int start = 0; start < set->count; start += batch) {
+        int nb = set->count - start < batch ? set->count - start : batch;
+#pragma omp parallel for schedule(static)
+        for (int b = 0; b < nb; b++)
+            ij_augment_image(x + (size_t)b * img, ij_imageset_image(set, start + b), set->height,
+                             set->width, set->channels, &aug, 0, 0, (uint64_t)(start + b));
+        ij_embed_batch(m, w, x, nb, pool, out + (size_t)start * F);
+        if (progress) progress(pctx, "embed", (double)(start + nb) / set->count);
+    }
+    free(x);
+    return 0;
+}

@@ -1,0 +1,31 @@
+/* embed.h: frozen features of an encoder for evaluation.
+ *
+ * Images are resized whole to the model's input size (no random crop) and
+ * normalised as in training; the encoder (target by default) runs on every
+ * token without gradients. Pooling: the average of the final (normed) tokens,
+ * or the concatenation of the average pools of the last 4 blocks' outputs,
+ * each passed through the encoder's final LayerNorm (the usual "last 4
+ * layers" protocol), giving 4*D features.
+ */
+#ifndef IJEPA_EVAL_EMBED_H
+#define IJEPA_EVAL_EMBED_H
+
+#include "data/dataset.h"
+#include "model/model.h"
+
+typedef enum { IJ_POOL_LAST = 0, IJ_POOL_LAST4 = 1 } IjPool;
+
+static inline int ij_embed_dim(const IjConfig *c, IjPool pool)
+{
+    return pool == IJ_POOL_LAST4 ? 4 * c->embed_dim : c->embed_dim;
+}
+
+typedef void (*IjProgress)(void *ctx, const char *what, double fraction);
+
+/* Features [n, ij_embed_dim] of images [n, C, S, S] (already preprocessed). */
+void ij_embed_batch(IjModel *m, const IjEncoderW *w, const float *images, int n, IjPool pool, float *out);
+/* Features of every image of a set, batch by batch (batch images at a time). */
+int ij_embed_dataset(IjModel *m, const IjEncoderW *w, const IjImageSet *set, IjPool pool, int batch,
+                     float *out, IjProgress progress, void *ctx);
+
+#endif
