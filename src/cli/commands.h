@@ -4,5 +4,8 @@
 
 int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -12,6 +12,9 @@ static const struct {
     const char *help;
 } commands[] = {
     {"train", cmd_train, "pretrain an I-JEPA model on unlabeled images"},
+    {"embed", cmd_embed, "frozen features of a checkpoint as .npy files"},
+    {"probe", cmd_probe, "linear probe, k-NN and low-shot evaluation beside raw-pixel and random-init baselines"},
+    {"bench", cmd_bench, "training / feature-extraction throughput, GFLOP/s, fraction of sgemm peak, memory"},
     {"info", cmd_info, "model shape, parameters, FLOPs, and a timed forward pass"},
 };
 

@@ -10,6 +10,7 @@
 #ifndef IJEPA_EVAL_EMBED_H
 #define IJEPA_EVAL_EMBED_H
 
+#include "core/progress.h"
 #include "data/dataset.h"
 #include "model/model.h"
 
@@ -20,7 +21,6 @@ static inline int ij_embed_dim(const IjConfig *c, IjPool pool)
     return pool == IJ_POOL_LAST4 ? 4 * c->embed_dim : c->embed_dim;
 }
 
-typedef void (*IjProgress)(void *ctx, const char *what, double fraction);
 
 /* Features [n, ij_embed_dim] of images [n, C, S, S] (already preprocessed). */
 void ij_embed_batch(IjModel *m, const IjEncoderW *w, const float *images, int n, IjPool pool, float *out);

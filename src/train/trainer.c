@@ -133,11 +133,12 @@ int ij_trainer_step(IjTrainer *t, IjStepStats *st)
 int ij_trainer_save(const IjTrainer *t, const char *path)
 {
     IjExtraSection ex[2] = {{"adam_m", t->adam_m}, {"adam_v", t->adam_v}};
-    char step[32], epoch[32];
+    char step[32], epoch[32], seed[32];
     snprintf(step, sizeof step, "%lld", (long long)t->step);
+    snprintf(seed, sizeof seed, "%d", t->cfg.seed);
     snprintf(epoch, sizeof epoch, "%lld", (long long)(t->step / t->ipe));
-    const char *meta[] = {"step", step, "epoch", epoch, "masks", t->cfg.masks, "loss", t->cfg.loss};
-    return ij_checkpoint_save(&t->model, path, ex, 2, meta, 4);
+    const char *meta[] = {"step", step, "epoch", epoch, "seed", seed, "masks", t->cfg.masks, "loss", t->cfg.loss};
+    return ij_checkpoint_save(&t->model, path, ex, 2, meta, 5);
 }
 
 int ij_trainer_load(IjTrainer *t, const char *path)

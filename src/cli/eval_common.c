@@ -1,0 +1,85 @@
+/* eval_common.c: see eval_common.h. */
+#include "cli/eval_common.h"
+
+#include "core/error.h"
+#include "core/timer.h"
+#include "io/checkpoint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int eval_load_model(IjModel *m, const char *checkpoint, int *seed)
+{
+    StFile f = {0};
+    if (st_open(&f, checkpoint)) return -1;
+    IjConfig c;
+    int rc = ij_config_from_meta(&f, &c);
+    const char *s = st_meta(&f, "seed");
+    char *end = NULL;
+    long sv = s ? strtol(s, &end, 10) : 0;
+    if (!rc && s && seed && *end == 0 && sv >= 0 && sv <= 2147483647) *seed = (int)sv;
+    if (!rc) rc = ij_model_init(m, &c, seed ? (uint64_t)*seed : 0);
+    if (!rc) {
+        /* a training checkpoint also holds AdamW moments: allow them here */
+        const char *ignore[] = {"adam_m.", "adam_v."};
+        if (ij_checkpoint_load_file(m, &f, NULL, 0, ignore, 2) < 0) {
+            ij_model_free(m);
+            rc = -1;
+        }
+    }
+    st_close(&f);
+    return rc;
+}
+
+int eval_pick_encoder(const IjModel *m, const char *which, const IjEncoderW **w)
+{
+    if (strcmp(which, "target") == 0) *w = &m->tenc;
+    else if (strcmp(which, "context") == 0) *w = &m->enc;
+    else return ij_error("--encoder must be 'target' or 'context', got '%s'", which);
+    return 0;
+}
+
+int eval_parse_pool(const char *s, IjPool *pool)
+{
+    if (strcmp(s, "last") == 0) *pool = IJ_POOL_LAST;
+    else if (strcmp(s, "last4") == 0) *pool = IJ_POOL_LAST4;
+    else return ij_error("--pool must be 'last' or 'last4', got '%s'", s);
+    return 0;
+}
+
+void eval_progress(void *ctx, const char *what, double fraction)
+{
+    static double last;
+    if (!isatty(STDERR_FILENO)) return;
+    double now = ij_now();
+    if (fraction < 1.0 && now - last < 0.2) return;
+    last = now;
+    fprintf(stderr, "\r%s: %s %5.1f%%   %s", (const char *)ctx, what, 100 * fraction, fraction >= 1.0 ? "\r" : "");
+    fflush(stderr);
+}
+
+float *eval_embed(IjModel *m, const IjEncoderW *w, const IjImageSet *set, IjPool pool, int batch,
+                  const char *label)
+{
+    float *out = ij_malloc(sizeof(float) * (size_t)set->count * ij_embed_dim(&m->cfg, pool));
+    double t0 = ij_now();
+    if (ij_embed_dataset(m, w, set, pool, batch, out, eval_progress, (void *)label)) {
+        free(out);
+        return NULL;
+    }
+    double dt = ij_now() - t0;
+    if (isatty(STDERR_FILENO)) fprintf(stderr, "\r%60s\r", "");
+    printf("%s: embedded %d images in %.1f s (%.0f images/s)\n", label, set->count, dt, set->count / dt);
+    fflush(stdout);
+    return out;
+}
+
+float *eval_pixels(const IjImageSet *set)
+{
+    size_t d = (size_t)set->height * set->width * set->channels;
+    float *out = ij_malloc(sizeof(float) * d * (size_t)set->count);
+    for (size_t i = 0; i < d * (size_t)set->count; i++) out[i] = set->pixels[i] / 255.0f;
+    return out;
+}

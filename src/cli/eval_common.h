@@ -1,0 +1,24 @@
+/* eval_common.h: pieces shared by `ijepa embed` and `ijepa probe`. */
+#ifndef IJEPA_CLI_EVAL_COMMON_H
+#define IJEPA_CLI_EVAL_COMMON_H
+
+#include "data/dataset.h"
+#include "eval/embed.h"
+#include "model/model.h"
+
+/* Build a model from a checkpoint's configuration and load its weights
+ * (a full checkpoint or a bare encoder). *seed gets the run's seed when the
+ * checkpoint records one (else it is left alone). */
+int eval_load_model(IjModel *m, const char *checkpoint, int *seed);
+/* "target" or "context" -> the encoder's weights in m. */
+int eval_pick_encoder(const IjModel *m, const char *which, const IjEncoderW **w);
+int eval_parse_pool(const char *s, IjPool *pool);
+/* Features [n, F] of a whole set; the caller frees the result. */
+float *eval_embed(IjModel *m, const IjEncoderW *w, const IjImageSet *set, IjPool pool, int batch,
+                  const char *label);
+/* Raw pixels in [0, 1] as features [n, H*W*C]. */
+float *eval_pixels(const IjImageSet *set);
+/* A progress line on a terminal: "label: 45% ..." (ctx is the label). */
+void eval_progress(void *ctx, const char *what, double fraction);
+
+#endif

@@ -1,0 +1,31 @@
+/* report.h: the evaluation report: linear probe, k-NN and low-shot probes for
+ * several feature sets (the model and its baselines), measured the same way in
+ * the same run, as a terminal table, JSON and Markdown. */
+#ifndef IJEPA_EVAL_REPORT_H
+#define IJEPA_EVAL_REPORT_H
+
+#include "eval/probe.h"
+
+typedef struct {
+    char name[64];          /* "I-JEPA (target encoder)", "random init", "raw pixels" */
+    int dim;
+    IjProbeResult linear, low1, low10;
+    IjKnnResult knn;
+    double seconds;
+} IjReportRow;
+
+typedef struct {
+    char title[256];
+    IjReportRow rows[8];
+    int nrows;
+} IjReport;
+
+/* All evaluations of one feature set (features are not modified). */
+int ij_report_evaluate(IjReportRow *row, const char *name, const float *Xtr, const int *ytr, int ntr,
+                       const float *Xte, const int *yte, int nte, int d, int C, uint64_t seed,
+                       IjProgress progress, void *ctx);
+void ij_report_print(const IjReport *r);
+int ij_report_write_markdown(const IjReport *r, const char *path);
+int ij_report_write_json(const IjReport *r, const char *path);
+
+#endif
