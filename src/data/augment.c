@@ -179,18 +179,31 @@ void ij_augment_image(float *dst, const uint8_t *src, int src_h, int src_w, int 
     if (cfg->random_crop)
         ij_rrc_params(&r, src_h, src_w, cfg->scale[0], cfg->scale[1], cfg->ratio[0], cfg->ratio[1], &box);
 
-    /* Only the crop is converted: scratch [src_c, box.height, box.width] in [0, 1]. */
-    const size_t bh = (size_t)box.height, bw = (size_t)box.width, cc = (size_t)src_c;
-    float *crop = ij_malloc(cc * bh * bw * sizeof(float));
-    for (size_t y = 0; y < bh; y++) {
-        const uint8_t *row = src + ((size_t)box.top + y) * (size_t)src_w * cc + (size_t)box.left * cc;
-        for (size_t x = 0; x < bw; x++)
-            for (size_t c = 0; c < cc; c++) crop[(c * bh + y) * bw + x] = (float)row[x * cc + c] / 255.0f;
+    /* Bilinear taps read the uint8 pixels in place (value / 255, the same
+     * arithmetic as converting the crop first), so no scratch is needed. */
+    const int n = cfg->out_size, in_h = box.height, in_w = box.width;
+    const float sy = (float)in_h / (float)n, sx = (float)in_w / (float)n;
+    const size_t cc = (size_t)src_c, stride = (size_t)src_w * cc;
+    const uint8_t *base = src + (size_t)box.top * stride + (size_t)box.left * cc;
+    for (int c = 0; c < src_c; c++) {
+        float *d = dst + (size_t)c * (size_t)n * (size_t)n;
+        for (int y = 0; y < n; y++) {
+            int y0, dy;
+            float wy0, wy1;
+            axis_weights(y, sy, in_h, &y0, &dy, &wy0, &wy1);
+            const uint8_t *r0 = base + (size_t)y0 * stride + (size_t)c;
+            const uint8_t *r1 = r0 + (size_t)dy * stride;
+            for (int x = 0; x < n; x++) {
+                int x0, dx;
+                float wx0, wx1;
+                axis_weights(x, sx, in_w, &x0, &dx, &wx0, &wx1);
+                size_t a = (size_t)x0 * cc, b = (size_t)(x0 + dx) * cc;
+                d[(size_t)y * (size_t)n + (size_t)x] =
+                    wy0 * (wx0 * (r0[a] / 255.0f) + wx1 * (r0[b] / 255.0f)) +
+                    wy1 * (wx0 * (r1[a] / 255.0f) + wx1 * (r1[b] / 255.0f));
+            }
+        }
     }
-    const IjCropBox whole = {0, 0, box.height, box.width};
-    const int n = cfg->out_size;
-    ij_resize_bilinear(dst, n, n, crop, box.height, box.width, src_c, &whole);
-    free(crop);
 
     if (cfg->hflip && ij_rng_uniform(&r) < 0.5) ij_hflip(dst, src_c, n, n);
     ij_normalize(dst, src_c, n * n, cfg->mean, cfg->std);

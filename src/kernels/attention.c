@@ -51,6 +51,7 @@ void attention_forward(float *out, float *probs, const float *qkv, const int *se
             for (int j = 0; j < L; j++) {
                 const float *k = base + (size_t)j * D3 + D;
                 float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
                 for (int d = 0; d < hd; d++) dot += q[d] * k[d];
                 Pr[j] = dot * scale;
                 if (Pr[j] > mx) mx = Pr[j];
@@ -105,6 +106,7 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
                 const float *v = base + (size_t)j * D3 + 2 * (size_t)D;
                 float *dv = dbase + (size_t)j * D3 + 2 * (size_t)D;
                 float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
                 for (int d = 0; d < hd; d++) {
                     dot += dy[d] * v[d];
                     dv[d] += Pr[j] * dy[d];
