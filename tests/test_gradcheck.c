@@ -328,29 +328,30 @@ static void test_gelu(void)
 typedef struct {
     const int *seg;
     int nseg, D, heads;
-    float *qkv, *out, *probs, *R;
+    float *qkv, *out, *probs, *R, *scratch;
 } AttCtx;
 
 static double att_obj(void *p)
 {
     AttCtx *c = p;
-    attention_forward(c->out, c->probs, c->qkv, c->seg, c->nseg, c->D, c->heads);
+    attention_forward(c->out, c->probs, c->qkv, c->seg, c->nseg, c->D, c->heads, c->scratch);
     return dot_obj(c->out, c->R, (size_t)c->seg[c->nseg] * c->D);
 }
 
 static void test_attention(void)
 {
     static const int seg[] = {0, 1, 5, 11}; /* lengths 1, 4, 6 */
-    const int nseg = 3, D = 8, heads = 2, T = seg[nseg], max_len = 6;
+    const int nseg = 3, D = 8, heads = 2, T = seg[nseg];
     const double tol = 1e-3;
     const float h = 1e-2f;
     size_t n = (size_t)T * 3 * D;
     AttCtx c = {seg, nseg, D, heads, fnew(n), fnew((size_t)T * D),
-                fnew(att_probs_size(seg, nseg, heads)), fnew((size_t)T * D)};
+                fnew(att_probs_size(seg, nseg, heads)), fnew((size_t)T * D),
+                fnew(att_scratch_size(seg, nseg, D, heads))};
     fill_normal(c.qkv, n, 0.0, 1.0, 500);
     fill_normal(c.R, (size_t)T * D, 0.0, 1.0, 501);
     att_obj(&c);
-    float *dqkv = fnew(n), *scratch = fnew((size_t)omp_get_max_threads() * max_len);
+    float *dqkv = fnew(n), *scratch = c.scratch;
     fill_const(dqkv, n, 1e3f); /* overwritten, not accumulated */
     attention_backward(dqkv, c.R, c.qkv, c.probs, seg, nseg, D, heads, scratch);
     double worst = fd_check("attention", "dqkv (lengths 1,4,6)", c.qkv, n, dqkv, h, tol, att_obj, &c);

@@ -1,12 +1,12 @@
 /* gelu.c: the exact (erf) GELU used by the reference ViT. */
 #include "kernels/kernels.h"
 
-#include <math.h>
+#include "kernels/vecmath.h"
 
 void gelu_forward(float *y, const float *x, size_t n)
 {
     const float inv_sqrt2 = 0.70710678118654752f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * inv_sqrt2));
 }
 
@@ -14,7 +14,7 @@ void gelu_backward(float *dx, const float *dy, const float *x, size_t n)
 {
     const float inv_sqrt2 = 0.70710678118654752f;
     const float inv_sqrt2pi = 0.39894228040143268f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
         float xi = x[i];
         float cdf = 0.5f * (1.0f + erff(xi * inv_sqrt2));

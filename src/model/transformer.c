@@ -4,7 +4,6 @@
 #include "core/error.h"
 #include "kernels/kernels.h"
 
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,10 +32,7 @@ void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
 {
     size_t T = (size_t)seg_off[nseg];
     size_t probs = att_probs_size(seg_off, nseg, s->heads);
-    size_t max_len = 0;
-    for (int i = 0; i < nseg; i++)
-        if ((size_t)(seg_off[i + 1] - seg_off[i]) > max_len) max_len = (size_t)(seg_off[i + 1] - seg_off[i]);
-    size_t scratch = (size_t)omp_get_max_threads() * max_len;
+    size_t scratch = att_scratch_size(seg_off, nseg, s->D, s->heads);
     if (T <= s->cap_rows && probs <= s->cap_probs && scratch <= s->att_scratch_cap && s->mem) return;
     /* Grow with headroom so slowly varying mask sizes settle after a few steps. */
     if (T > s->cap_rows) s->cap_rows = T + T / 4 + 1;
@@ -45,8 +41,8 @@ void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
     size_t R = s->cap_rows, D = (size_t)s->D, H = (size_t)s->H;
     size_t nx = s->train ? (size_t)s->layers + 1 : 2;
     size_t per_layer = R * (D + 2 + 3 * D + D + D + D + 2 + 2 * H) + s->cap_probs;
-    size_t back = s->train ? R * (D + D + 3 * D + H) + s->att_scratch_cap : 0;
-    s->mem_floats = nx * R * D + (size_t)s->layers * per_layer + back;
+    size_t back = s->train ? R * (D + D + 3 * D + H) : 0;
+    s->mem_floats = nx * R * D + (size_t)s->layers * per_layer + back + s->att_scratch_cap;
     free(s->mem);
     s->mem = ij_alloc_aligned(sizeof(float) * s->mem_floats);
     float *p = s->mem;
@@ -72,19 +68,19 @@ void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
         s->datt = TAKE(R * D);
         s->dqkv = TAKE(3 * R * D);
         s->dh = TAKE(R * H);
-        s->att_scratch = TAKE(s->att_scratch_cap);
     }
+    s->att_scratch = TAKE(s->att_scratch_cap);
 #undef TAKE
     IJ_ASSERT((size_t)(p - s->mem) == s->mem_floats);
 }
 
 static void block_forward(float *out, IjLayerCache *c, const IjBlockW *w, const float *x,
-                          const int *seg_off, int nseg, int D, int H, int heads)
+                          const int *seg_off, int nseg, int D, int H, int heads, float *scratch)
 {
     int T = seg_off[nseg];
     layernorm_forward(c->ln1, c->mean1, c->rstd1, x, w->norm1_w, w->norm1_b, T, D, LN_EPS);
     linear_forward(c->qkv, c->ln1, w->qkv_w, w->qkv_b, T, D, 3 * D);
-    attention_forward(c->att, c->probs, c->qkv, seg_off, nseg, D, heads);
+    attention_forward(c->att, c->probs, c->qkv, seg_off, nseg, D, heads, scratch);
     linear_forward(c->x1, c->att, w->proj_w, w->proj_b, T, D, D);
     for (size_t i = 0; i < (size_t)T * D; i++) c->x1[i] += x[i];
     layernorm_forward(c->ln2, c->mean2, c->rstd2, c->x1, w->norm2_w, w->norm2_b, T, D, LN_EPS);
@@ -107,7 +103,7 @@ float *ij_stack_forward_observed(IjStack *s, const IjBlockW *w, const int *seg_o
         int slot = s->train ? l : 0;
         float *in = s->x + (s->train ? (size_t)l : (size_t)(l & 1)) * stride;
         float *out = s->x + (s->train ? (size_t)l + 1 : (size_t)((l + 1) & 1)) * stride;
-        block_forward(out, &s->lc[slot], &w[l], in, seg_off, nseg, s->D, s->H, s->heads);
+        block_forward(out, &s->lc[slot], &w[l], in, seg_off, nseg, s->D, s->H, s->heads, s->att_scratch);
         if (observe) observe(ctx, l, out);
     }
     return s->x + (s->train ? (size_t)s->depth : (size_t)(s->depth & 1)) * stride;
