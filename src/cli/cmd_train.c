@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "data/dataset.h"
+#include "eval/online_probe.h"
 #include "io/fsutil.h"
 #include "io/metrics.h"
 #include "train/trainer.h"
@@ -81,6 +82,9 @@ static int build_options(Option *o, IjTrainConfig *c, StringArgs *s, const char 
     o[n++] = (Option){"log-every", OPT_INT, &c->log_every, "steps between metric lines", 1, 1 << 30, NULL};
     o[n++] = (Option){"checkpoint-every", OPT_INT, &c->checkpoint_every, "steps between checkpoints", 1, 1 << 30, NULL};
     o[n++] = (Option){"save-every-epochs", OPT_INT, &c->save_every_epochs, "also keep checkpoint-epochN every N epochs (0: no)", 0, 1 << 20, NULL};
+    o[n++] = (Option){"probe-every", OPT_INT, &c->probe_every, "steps between online probes of the target encoder (0: off)", 0, 1 << 30, NULL};
+    o[n++] = (Option){"probe-fit", OPT_INT, &c->probe_fit, "online probe: training images it fits on", 10, 1 << 24, NULL};
+    o[n++] = (Option){"probe-held", OPT_INT, &c->probe_held, "online probe: other training images it is scored on", 10, 1 << 24, NULL};
     o[n++] = (Option){"threads", OPT_INT, &c->threads, "CPU threads (0: all cores)", 0, 4096, NULL};
     return n;
 }
@@ -145,7 +149,11 @@ int cmd_train(int argc, char **argv)
     }
     rc = -1;
     IjMetrics metrics = {0};
+    IjOnlineProbe probe = {0};
     if (ij_mkdirs(c.folder)) goto done;
+    if (c.probe_every > 0 &&
+        ij_online_probe_init(&probe, &data, c.probe_fit, c.probe_held, (uint64_t)c.seed))
+        goto done;
     snprintf(path, sizeof path, "%s/config.yaml", c.folder);
     if (ij_train_config_save_yaml(&c, path)) goto done;
     if (resume) {
@@ -171,8 +179,10 @@ int cmd_train(int argc, char **argv)
     double start = ij_now(), window_start = start, loss_sum = 0;
     int64_t window_steps = 0, start_step = t.step;
     IjStepStats st = {0};
-    const char *keys[] = {"step", "epoch", "loss", "lr", "wd", "momentum", "images_per_s", "ms_per_step",
-                          "ms_data", "ms_masks", "ms_model", "ms_optim", "ctx_tokens", "tgt_tokens"};
+    const char *keys[] = {"step", "epoch", "minutes", "loss", "lr", "wd", "momentum", "images_per_s",
+                          "ms_per_step", "ms_data", "ms_masks", "ms_model", "ms_optim", "ctx_tokens",
+                          "tgt_tokens"};
+    const char *probe_keys[] = {"step", "epoch", "minutes", "probe_linear", "probe_knn", "probe_seconds"};
     while (t.step < t.total_steps) {
         if (c.max_minutes > 0 && ij_now() - start >= c.max_minutes * 60) {
             printf("%stime limit of %g minutes reached at step %lld\n", tty ? "\n" : "", c.max_minutes,
@@ -194,7 +204,7 @@ int cmd_train(int argc, char **argv)
         int log_now = t.step % c.log_every == 0 || t.step == t.total_steps;
         if (log_now) {
             double wips = window_steps * c.batch_size / (now - window_start);
-            double vals[] = {(double)st.step, (double)st.epoch, loss_sum / window_steps, st.lr, st.wd,
+            double vals[] = {(double)st.step, (double)st.epoch, t.train_seconds / 60, loss_sum / window_steps, st.lr, st.wd,
                              st.momentum, wips, 1e3 * (now - window_start) / window_steps, st.ms_data,
                              st.ms_masks, st.ms_model, st.ms_optim, st.ctx_tokens, st.tgt_tokens};
             if (ij_metrics_write(&metrics, keys, vals, (int)(sizeof vals / sizeof vals[0]))) goto done;
@@ -211,6 +221,18 @@ int cmd_train(int argc, char **argv)
             window_steps = 0;
             window_start = now;
         }
+        if (c.probe_every > 0 && (t.step % c.probe_every == 0 || t.step == t.total_steps)) {
+            IjOnlineProbeResult pr;
+            if (ij_online_probe_run(&probe, &t.model, &pr)) goto done;
+            double pv[] = {(double)t.step, (double)st.epoch, t.train_seconds / 60, pr.linear, pr.knn, pr.seconds};
+            if (ij_metrics_write(&metrics, probe_keys, pv, 6)) goto done;
+            printf("%sonline probe at step %lld (%.1f min of training): linear %.2f%%, k-NN %.2f%% on %d held-out "
+                   "training images (%.1f s)\n", tty ? "\n" : "", (long long)t.step, t.train_seconds / 60,
+                   100 * pr.linear, 100 * pr.knn, c.probe_held, pr.seconds);
+            fflush(stdout);
+            window_start += pr.seconds;
+            start += pr.seconds;
+        }
         if (t.step % c.checkpoint_every == 0 && save(&t, c.folder, "checkpoint.safetensors")) goto done;
         if (c.save_every_epochs > 0 && t.step % t.ipe == 0 && (t.step / t.ipe) % c.save_every_epochs == 0) {
             char name[64];
@@ -223,6 +245,7 @@ int cmd_train(int argc, char **argv)
            (long long)(t.step - start_step), ij_now() - start, c.folder);
     rc = 0;
 done:
+    ij_online_probe_free(&probe);
     ij_metrics_close(&metrics);
     ij_trainer_free(&t);
     ij_imageset_free(&data);

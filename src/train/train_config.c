@@ -83,6 +83,9 @@ static const Key keys[] = {
     {"logging", "max_minutes", K_DBL, F(max_minutes), 1, NULL},
     {"logging", "log_every", K_INT, F(log_every), 1, NULL},
     {"logging", "checkpoint_every", K_INT, F(checkpoint_every), 1, NULL},
+    {"logging", "probe_every", K_INT, F(probe_every), 1, NULL},
+    {"logging", "probe_fit", K_INT, F(probe_fit), 1, NULL},
+    {"logging", "probe_held", K_INT, F(probe_held), 1, NULL},
     {"logging", "save_every_epochs", K_INT, F(save_every_epochs), 1, NULL},
     {"logging", "threads", K_INT, F(threads), 1, NULL},
 
@@ -164,6 +167,9 @@ void ij_train_config_defaults(IjTrainConfig *c)
     set_str(c->folder, sizeof c->folder, "runs/ijepa");
     c->log_every = 50;
     c->checkpoint_every = 500;
+    c->probe_every = 0;
+    c->probe_fit = 5000;
+    c->probe_held = 2000;
 }
 
 /* ---- loading ---- */
@@ -545,6 +551,9 @@ int ij_train_config_validate(const IjTrainConfig *c)
     NEED(c->max_minutes >= 0 && isfinite(c->max_minutes), "logging.max_minutes must be >= 0, got %g", c->max_minutes);
     NEED(c->log_every >= 1, "logging.log_every must be >= 1, got %d", c->log_every);
     NEED(c->checkpoint_every >= 0, "logging.checkpoint_every must be >= 0, got %d", c->checkpoint_every);
+    NEED(c->probe_every >= 0, "logging.probe_every must be >= 0, got %d", c->probe_every);
+    NEED(c->probe_fit >= 10 && c->probe_held >= 10, "logging.probe_fit and probe_held must be >= 10, got %d and %d",
+         c->probe_fit, c->probe_held);
     NEED(c->save_every_epochs >= 0, "logging.save_every_epochs must be >= 0, got %d", c->save_every_epochs);
     NEED(c->threads >= 0, "logging.threads must be >= 0, got %d", c->threads);
 #undef NEED

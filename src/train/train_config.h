@@ -49,6 +49,8 @@ typedef struct {
     int log_every;             /* steps between metric lines */
     int checkpoint_every;      /* steps between "latest" checkpoints */
     int save_every_epochs;     /* 0 = only latest */
+    int probe_every;           /* steps between online probes (0 = off) */
+    int probe_fit, probe_held; /* online probe: training images to fit on / score on */
     int threads;               /* 0 = all cores */
 } IjTrainConfig;
 

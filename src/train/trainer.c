@@ -122,6 +122,7 @@ int ij_trainer_step(IjTrainer *t, IjStepStats *st)
     double t4 = ij_now();
 
     t->step = s;
+    t->train_seconds += t4 - t0;
     if (st) {
         *st = (IjStepStats){loss, v.lr, v.wd, v.momentum, s, epoch,
                             1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (t3 - t2), 1e3 * (t4 - t3),
@@ -133,12 +134,14 @@ int ij_trainer_step(IjTrainer *t, IjStepStats *st)
 int ij_trainer_save(const IjTrainer *t, const char *path)
 {
     IjExtraSection ex[2] = {{"adam_m", t->adam_m}, {"adam_v", t->adam_v}};
-    char step[32], epoch[32], seed[32];
+    char step[32], epoch[32], seed[32], secs[40];
     snprintf(step, sizeof step, "%lld", (long long)t->step);
+    snprintf(secs, sizeof secs, "%.17g", t->train_seconds);
     snprintf(seed, sizeof seed, "%d", t->cfg.seed);
     snprintf(epoch, sizeof epoch, "%lld", (long long)(t->step / t->ipe));
-    const char *meta[] = {"step", step, "epoch", epoch, "seed", seed, "masks", t->cfg.masks, "loss", t->cfg.loss};
-    return ij_checkpoint_save(&t->model, path, ex, 2, meta, 5);
+    const char *meta[] = {"step", step, "epoch", epoch, "seed", seed, "masks", t->cfg.masks,
+                          "loss", t->cfg.loss, "train_seconds", secs};
+    return ij_checkpoint_save(&t->model, path, ex, 2, meta, 6);
 }
 
 int ij_trainer_load(IjTrainer *t, const char *path)
@@ -157,6 +160,8 @@ int ij_trainer_load(IjTrainer *t, const char *path)
     if (!rc && (!step || *end || sv < 0))
         rc = ij_error("%s: metadata has no valid 'step' (not a training checkpoint?)", path);
     if (!rc) t->step = sv;
+    const char *secs = st_meta(&f, "train_seconds");
+    if (!rc && secs) t->train_seconds = strtod(secs, NULL);
     st_close(&f);
     return rc;
 }

@@ -36,6 +36,7 @@ typedef struct {
     IjAugment aug;
     const IjImageSet *data;
     int64_t step;               /* completed steps */
+    double train_seconds;       /* wall time spent in steps, over all resumed parts */
     int64_t ipe;                /* iterations per epoch (drop_last) */
     int64_t total_steps;        /* epochs * ipe, or max_steps if smaller */
     int *perm;                  /* permutation of the current epoch */

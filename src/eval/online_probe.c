@@ -1,0 +1,81 @@
+/* online_probe.c: see online_probe.h. */
+#include "eval/online_probe.h"
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "eval/embed.h"
+#include "eval/probe.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void take(IjImageSet *dst, const IjImageSet *src, const int *idx, int n)
+{
+    *dst = *src;
+    size_t img = (size_t)src->height * src->width * src->channels;
+    dst->count = n;
+    dst->pixels = ij_malloc(img * (size_t)n);
+    dst->labels = ij_malloc(sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        memcpy(dst->pixels + img * i, ij_imageset_image(src, idx[i]), img);
+        dst->labels[i] = src->labels[idx[i]];
+    }
+}
+
+int ij_online_probe_init(IjOnlineProbe *p, const IjImageSet *train, int n_fit, int n_held, uint64_t seed)
+{
+    memset(p, 0, sizeof *p);
+    if (!train->labels) return ij_error("%s: the online probe needs labels", train->source);
+    if (n_fit + n_held > train->count)
+        return ij_error("online probe wants %d + %d images, the data has %d", n_fit, n_held, train->count);
+    int *perm = ij_malloc(sizeof(int) * (size_t)train->count);
+    for (int i = 0; i < train->count; i++) perm[i] = i;
+    IjRng r = ij_rng(seed, 0x0b5e, 0);
+    for (int i = train->count - 1; i > 0; i--) {
+        int j = (int)ij_rng_below(&r, (uint64_t)i + 1), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    take(&p->fit, train, perm, n_fit);
+    take(&p->held, train, perm + n_fit, n_held);
+    free(perm);
+    return 0;
+}
+
+void ij_online_probe_free(IjOnlineProbe *p)
+{
+    ij_imageset_free(&p->fit);
+    ij_imageset_free(&p->held);
+    free(p->xfit);
+    free(p->xheld);
+    memset(p, 0, sizeof *p);
+}
+
+int ij_online_probe_run(IjOnlineProbe *p, IjModel *m, IjOnlineProbeResult *r)
+{
+    double t0 = ij_now();
+    int d = m->cfg.embed_dim, C = p->fit.num_classes;
+    if (!p->xfit) {
+        p->xfit = ij_malloc(sizeof(float) * (size_t)p->fit.count * d);
+        p->xheld = ij_malloc(sizeof(float) * (size_t)p->held.count * d);
+    }
+    if (ij_embed_dataset(m, &m->tenc, &p->fit, IJ_POOL_LAST, 256, p->xfit, NULL, NULL) ||
+        ij_embed_dataset(m, &m->tenc, &p->held, IJ_POOL_LAST, 256, p->xheld, NULL, NULL))
+        return -1;
+    IjProbeOptions po;
+    ij_probe_default_options(&po);
+    IjProbeResult pr;
+    if (ij_linear_probe(p->xfit, p->fit.labels, p->fit.count, p->xheld, p->held.labels, p->held.count, d,
+                        C, &po, &pr))
+        return -1;
+    IjKnnOptions ko;
+    ij_knn_default_options(&ko);
+    IjKnnResult kr;
+    if (ij_knn(p->xfit, p->fit.labels, p->fit.count, p->xheld, p->held.labels, p->held.count, d, C, &ko, &kr))
+        return -1;
+    r->linear = pr.test_acc;
+    r->knn = kr.acc_knn;
+    r->seconds = ij_now() - t0;
+    return 0;
+}
