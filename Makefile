@@ -10,7 +10,7 @@ BUILD   := build-san
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 endif
 CFLAGS  := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -Iinclude -Isrc -MMD -MP $(OPT) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
-LDLIBS  := -lopenblas -ljansson -lyaml -lz -lm -fopenmp
+LDLIBS  := -lopenblas -ljansson -lyaml -lpng -lz -lm -fopenmp
 ifeq ($(SAN),1)
 LDLIBS  += -fsanitize=address,undefined
 endif
