@@ -10,7 +10,13 @@ BUILD   := build-san
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 endif
 CFLAGS  := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -Iinclude -Isrc -MMD -MP $(OPT) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
-LDLIBS  := -lopenblas -ljansson -lyaml -lpng -lz -lm -fopenmp
+# OpenBLAS built for OpenMP shares our OpenMP thread pool, so BLAS and our own
+# parallel loops never run more threads than cores (the pthread build would spin
+# its own pool beside OpenMP's). Falls back to the default OpenBLAS if absent.
+BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
+comma   := ,
+BLAS    := $(if $(wildcard $(BLAS_DIR)/libopenblas.so),-L$(BLAS_DIR) -Wl$(comma)-rpath$(comma)$(BLAS_DIR) -lopenblas,-lopenblas)
+LDLIBS  := $(BLAS) -ljansson -lyaml -lpng -lz -lm -fopenmp
 ifeq ($(SAN),1)
 LDLIBS  += -fsanitize=address,undefined
 endif

@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh            (build + tests)
 #        scripts/deps.sh --torch    (also PyTorch, for regenerating fixtures / benchmarks)
 set -euo pipefail
-pkgs=(gcc make libc6-dev libopenblas-dev libjansson-dev zlib1g-dev libyaml-dev libjpeg62-turbo-dev
+pkgs=(gcc make libc6-dev libopenblas-dev libopenblas-openmp-dev libjansson-dev zlib1g-dev libyaml-dev libjpeg62-turbo-dev
       libpng-dev python3 python3-numpy dataset-fashion-mnist)
 [ "${1:-}" = "--torch" ] && pkgs+=(python3-torch)
 missing=()
