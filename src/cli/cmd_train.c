@@ -8,6 +8,7 @@
 #include "data/dataset.h"
 #include "eval/online_probe.h"
 #include "io/fsutil.h"
+#include "io/curves.h"
 #include "io/metrics.h"
 #include "train/trainer.h"
 
@@ -104,6 +105,24 @@ static int save(const IjTrainer *t, const char *folder, const char *name)
     return ij_trainer_save(t, path);
 }
 
+/* Probe the target encoder on held-out training images; one metrics line. */
+static int online_probe(IjOnlineProbe *probe, IjTrainer *t, IjMetrics *metrics, int held, int tty,
+                        double *seconds)
+{
+    IjOnlineProbeResult pr;
+    if (ij_online_probe_run(probe, &t->model, &pr)) return -1;
+    const char *keys[] = {"step", "epoch", "minutes", "probe_linear", "probe_knn", "probe_seconds"};
+    double v[] = {(double)t->step, (double)((t->step - 1) / t->ipe), t->train_seconds / 60, pr.linear,
+                  pr.knn, pr.seconds};
+    if (ij_metrics_write(metrics, keys, v, 6)) return -1;
+    printf("%sonline probe at step %lld (%.1f min of training): linear %.2f%%, k-NN %.2f%% on %d held-out "
+           "training images (%.1f s)\n", tty ? "\n" : "", (long long)t->step, t->train_seconds / 60,
+           100 * pr.linear, 100 * pr.knn, held, pr.seconds);
+    fflush(stdout);
+    *seconds = pr.seconds;
+    return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
     IjTrainConfig c;
@@ -176,13 +195,13 @@ int cmd_train(int argc, char **argv)
     fflush(stdout);
 
     int tty = isatty(STDOUT_FILENO);
+    int64_t last_probe = -1;
     double start = ij_now(), window_start = start, loss_sum = 0;
     int64_t window_steps = 0, start_step = t.step;
     IjStepStats st = {0};
     const char *keys[] = {"step", "epoch", "minutes", "loss", "lr", "wd", "momentum", "images_per_s",
                           "ms_per_step", "ms_data", "ms_masks", "ms_model", "ms_optim", "ctx_tokens",
                           "tgt_tokens"};
-    const char *probe_keys[] = {"step", "epoch", "minutes", "probe_linear", "probe_knn", "probe_seconds"};
     while (t.step < t.total_steps) {
         if (c.max_minutes > 0 && ij_now() - start >= c.max_minutes * 60) {
             printf("%stime limit of %g minutes reached at step %lld\n", tty ? "\n" : "", c.max_minutes,
@@ -222,16 +241,11 @@ int cmd_train(int argc, char **argv)
             window_start = now;
         }
         if (c.probe_every > 0 && (t.step % c.probe_every == 0 || t.step == t.total_steps)) {
-            IjOnlineProbeResult pr;
-            if (ij_online_probe_run(&probe, &t.model, &pr)) goto done;
-            double pv[] = {(double)t.step, (double)st.epoch, t.train_seconds / 60, pr.linear, pr.knn, pr.seconds};
-            if (ij_metrics_write(&metrics, probe_keys, pv, 6)) goto done;
-            printf("%sonline probe at step %lld (%.1f min of training): linear %.2f%%, k-NN %.2f%% on %d held-out "
-                   "training images (%.1f s)\n", tty ? "\n" : "", (long long)t.step, t.train_seconds / 60,
-                   100 * pr.linear, 100 * pr.knn, c.probe_held, pr.seconds);
-            fflush(stdout);
-            window_start += pr.seconds;
-            start += pr.seconds;
+            double ps;
+            if (online_probe(&probe, &t, &metrics, c.probe_held, tty, &ps)) goto done;
+            last_probe = t.step;
+            start += ps; /* throughput and ETA count training only */
+            window_start += ps;
         }
         if (t.step % c.checkpoint_every == 0 && save(&t, c.folder, "checkpoint.safetensors")) goto done;
         if (c.save_every_epochs > 0 && t.step % t.ipe == 0 && (t.step / t.ipe) % c.save_every_epochs == 0) {
@@ -240,7 +254,16 @@ int cmd_train(int argc, char **argv)
             if (save(&t, c.folder, name)) goto done;
         }
     }
+    /* a run stopped by --minutes still ends with a probe point */
+    double probe_s;
+    if (c.probe_every > 0 && last_probe != t.step &&
+        online_probe(&probe, &t, &metrics, c.probe_held, tty, &probe_s))
+        goto done;
     if (save(&t, c.folder, "checkpoint.safetensors")) goto done;
+    snprintf(path, sizeof path, "%s/curves.png", c.folder);
+    char mpath[1200];
+    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", c.folder);
+    if (ij_curves_png(mpath, path, c.folder)) goto done;
     printf("done: %lld steps in %.1f s; checkpoint %s/checkpoint.safetensors\n",
            (long long)(t.step - start_step), ij_now() - start, c.folder);
     rc = 0;
