@@ -202,6 +202,13 @@ int cmd_train(int argc, char **argv)
     const char *keys[] = {"step", "epoch", "minutes", "loss", "lr", "wd", "momentum", "images_per_s",
                           "ms_per_step", "ms_data", "ms_masks", "ms_model", "ms_optim", "ctx_tokens",
                           "tgt_tokens"};
+    /* the curve starts from the random-init encoder */
+    if (c.probe_every > 0 && t.step == 0) {
+        double ps;
+        if (online_probe(&probe, &t, &metrics, c.probe_held, tty, &ps)) goto done;
+        start += ps;
+        window_start += ps;
+    }
     while (t.step < t.total_steps) {
         if (c.max_minutes > 0 && ij_now() - start >= c.max_minutes * 60) {
             printf("%stime limit of %g minutes reached at step %lld\n", tty ? "\n" : "", c.max_minutes,
