@@ -16,7 +16,7 @@ CFLAGS  := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -Iincl
 BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
 comma   := ,
 BLAS    := $(if $(wildcard $(BLAS_DIR)/libopenblas.so),-L$(BLAS_DIR) -Wl$(comma)-rpath$(comma)$(BLAS_DIR) -lopenblas,-lopenblas)
-LDLIBS  := $(BLAS) -ljansson -lyaml -lpng -lz -lm -fopenmp
+LDLIBS  := $(BLAS) -ljansson -lyaml -ljpeg -lpng -lz -lm -fopenmp
 ifeq ($(SAN),1)
 LDLIBS  += -fsanitize=address,undefined
 endif

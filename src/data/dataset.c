@@ -1,16 +1,384 @@
-/* dataset.c: in-memory image sets; for now from MNIST-family IDX files. */
+/* dataset.c: in-memory image sets from IDX files, image folders or tar shards
+ * (see dataset.h). JPEG/PNG sources go through one builder: each file is
+ * decoded as it is met, its pixels appended to a growing buffer and its class
+ * name looked up in a list kept in order of first appearance; at the end the
+ * names are sorted and the labels renumbered, so labels follow sorted names
+ * whatever order the files came in. */
 #include "data/dataset.h"
 
 #include "core/error.h"
 #include "data/idx.h"
+#include "data/image_decode.h"
+#include "data/tar.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
-int ij_imageset_load(IjImageSet *s, const char *spec, int train)
+/* ---- the builder ---- */
+
+typedef struct {
+    IjImageSet *s;
+    int channels, strict;
+    size_t cap;            /* images the pixel buffer holds */
+    size_t image_bytes;    /* h * w * c, set by the first image */
+    char first[1024];      /* the first image's name, for size mismatch messages */
+    char **classes;        /* names in order of first appearance */
+    int nclasses, cap_classes, last_class;
+    int *raw;              /* [cap] index into classes, -1 unlabeled */
+    int cap_raw;
+    int labeled;           /* -1 not known yet, 0 top-level images, 1 class folders */
+    const char *where;     /* the source, for the "mixes" message */
+} Builder;
+
+static void builder_free(Builder *b)
 {
-    memset(s, 0, sizeof *s);
+    for (int i = 0; i < b->nclasses; i++) free(b->classes[i]);
+    free(b->classes);
+    free(b->raw);
+    free(b->s->pixels);
+    memset(b->s, 0, sizeof *b->s);
+}
+
+/* Index of class `name` (n bytes), added when new. Files come grouped by class,
+ * so the last one found is tried first. */
+static int class_index(Builder *b, const char *name, size_t n)
+{
+    if (b->last_class >= 0 && strlen(b->classes[b->last_class]) == n && !memcmp(b->classes[b->last_class], name, n))
+        return b->last_class;
+    for (int i = 0; i < b->nclasses; i++)
+        if (strlen(b->classes[i]) == n && !memcmp(b->classes[i], name, n)) return b->last_class = i;
+    if (b->nclasses == b->cap_classes) {
+        b->cap_classes = b->cap_classes ? 2 * b->cap_classes : 16;
+        char **grown = realloc(b->classes, sizeof(char *) * (size_t)b->cap_classes);
+        if (!grown) {
+            fprintf(stderr, "ijepa: out of memory\n");
+            exit(1);
+        }
+        b->classes = grown;
+    }
+    char *copy = ij_malloc(n + 1);
+    memcpy(copy, name, n);
+    copy[n] = '\0';
+    b->classes[b->nclasses] = copy;
+    return b->last_class = b->nclasses++;
+}
+
+/* Decodes one file and appends it. cls: its class name (n bytes), or NULL for
+ * a top-level image. Returns -1 on an error that ends the load. */
+static int add_image(Builder *b, const uint8_t *data, size_t size, const char *name, const char *cls, size_t n)
+{
+    int labeled = cls != NULL;
+    if (b->labeled < 0) b->labeled = labeled;
+    if (b->labeled != labeled)
+        return ij_error("%s: mixes images at the top level with images in class folders (at %s)", b->where, name);
+    IjImage im;
+    if (ij_image_decode(&im, data, size, b->channels, 0, name)) {
+        if (b->strict) return -1;
+        fprintf(stderr, "ijepa: warning: %s; skipped\n", ij_last_error());
+        ij_clear_error();
+        b->s->skipped++;
+        return 0;
+    }
+    IjImageSet *s = b->s;
+    if (s->count == 0) {
+        s->height = im.height;
+        s->width = im.width;
+        s->channels = im.channels;
+        b->image_bytes = (size_t)im.height * (size_t)im.width * (size_t)im.channels;
+        snprintf(b->first, sizeof b->first, "%s", name);
+    } else if (im.height != s->height || im.width != s->width) {
+        int h = im.height, w = im.width;
+        ij_image_free(&im);
+        return ij_error("%s: image is %dx%d (width x height) but %s is %dx%d; all images must have the same size",
+                        name, w, h, b->first, s->width, s->height);
+    }
+    if (s->count == 0x7fffffff) {
+        ij_image_free(&im);
+        return ij_error("%s: more than %d images", b->where, 0x7fffffff);
+    }
+    if ((size_t)s->count == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 256;
+        uint8_t *grown = realloc(s->pixels, b->cap * b->image_bytes);
+        int *graw = realloc(b->raw, sizeof(int) * b->cap);
+        if (!grown || !graw) {
+            fprintf(stderr, "ijepa: out of memory loading %s\n", b->where);
+            exit(1);
+        }
+        s->pixels = grown;
+        b->raw = graw;
+    }
+    memcpy(s->pixels + (size_t)s->count * b->image_bytes, im.pixels, b->image_bytes);
+    b->raw[s->count] = labeled ? class_index(b, cls, n) : -1;
+    s->count++;
+    ij_image_free(&im);
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Sorts the class names, renumbers the labels, hands both to the set. */
+static int builder_finish(Builder *b)
+{
+    IjImageSet *s = b->s;
+    if (s->count == 0) {
+        if (s->skipped)
+            return ij_error("%s: none of its %d image files could be decoded", b->where, s->skipped);
+        return ij_error("%s: no .jpg/.jpeg/.png images", b->where);
+    }
+    if (b->cap > (size_t)s->count) {
+        uint8_t *shrunk = realloc(s->pixels, (size_t)s->count * b->image_bytes);
+        if (shrunk) s->pixels = shrunk;
+    }
+    if (b->labeled == 1) {
+        int n = b->nclasses;
+        char **sorted = ij_malloc(sizeof(char *) * (size_t)n);
+        memcpy(sorted, b->classes, sizeof(char *) * (size_t)n);
+        qsort(sorted, (size_t)n, sizeof(char *), cmp_str);
+        int *renum = ij_malloc(sizeof(int) * (size_t)n);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                if (b->classes[j] == sorted[i]) renum[j] = i;
+        s->labels = ij_malloc(sizeof(int) * (size_t)s->count);
+        for (int i = 0; i < s->count; i++) s->labels[i] = renum[b->raw[i]];
+        free(renum);
+        free(b->classes);
+        s->class_names = sorted;
+        s->num_classes = n;
+    } else {
+        for (int i = 0; i < b->nclasses; i++) free(b->classes[i]);
+        free(b->classes);
+    }
+    b->classes = NULL;
+    b->nclasses = 0;
+    free(b->raw);
+    b->raw = NULL;
+    return 0;
+}
+
+/* ---- files and folders ---- */
+
+static int has_image_ext(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    const char *slash = strrchr(name, '/');
+    if (!dot || (slash && dot < slash)) return 0;
+    return !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png");
+}
+
+/* Reads a whole file into a new buffer (*data NULL for an empty file). */
+static int read_file(const char *path, uint8_t **data, size_t *size)
+{
+    *data = NULL;
+    *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return ij_error("%s: cannot open (%s)", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st)) {
+        int e = errno;
+        fclose(f);
+        return ij_error("%s: cannot stat (%s)", path, strerror(e));
+    }
+    size_t n = (size_t)st.st_size;
+    if (n) {
+        *data = ij_malloc(n);
+        if (fread(*data, 1, n, f) != n) {
+            int e = ferror(f) ? errno : 0;
+            fclose(f);
+            free(*data);
+            *data = NULL;
+            return ij_error("%s: read failed (%s)", path, e ? strerror(e) : "file shrank while reading");
+        }
+    }
+    fclose(f);
+    *size = n;
+    return 0;
+}
+
+typedef struct {
+    char **names;
+    int n, cap;
+} NameList;
+
+static void names_free(NameList *l)
+{
+    for (int i = 0; i < l->n; i++) free(l->names[i]);
+    free(l->names);
+    memset(l, 0, sizeof *l);
+}
+
+static void names_add(NameList *l, const char *name)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        char **grown = realloc(l->names, sizeof(char *) * (size_t)l->cap);
+        if (!grown) {
+            fprintf(stderr, "ijepa: out of memory\n");
+            exit(1);
+        }
+        l->names = grown;
+    }
+    size_t len = strlen(name) + 1;
+    l->names[l->n] = ij_malloc(len);
+    memcpy(l->names[l->n++], name, len);
+}
+
+/* Lists dir (hidden entries left out), sorted: subfolders into dirs (may be
+ * NULL), image files into files. */
+static int list_dir(const char *dir, NameList *dirs, NameList *files)
+{
+    DIR *d = opendir(dir);
+    if (!d) return ij_error("%s: cannot open folder (%s)", dir, strerror(errno));
+    struct dirent *ent;
+    char path[4096];
+    while ((ent = readdir(d))) {
+        if (ent->d_name[0] == '.') continue;
+        int n = snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
+        if (n < 0 || (size_t)n >= sizeof path) {
+            closedir(d);
+            return ij_error("%s/%s: path too long", dir, ent->d_name);
+        }
+        struct stat st;
+        if (stat(path, &st)) continue; /* a dangling link */
+        if (S_ISDIR(st.st_mode)) {
+            if (dirs) names_add(dirs, ent->d_name);
+        } else if (S_ISREG(st.st_mode) && has_image_ext(ent->d_name)) {
+            names_add(files, ent->d_name);
+        }
+    }
+    closedir(d);
+    if (dirs && dirs->n > 1) qsort(dirs->names, (size_t)dirs->n, sizeof(char *), cmp_str);
+    if (files->n > 1) qsort(files->names, (size_t)files->n, sizeof(char *), cmp_str);
+    return 0;
+}
+
+/* Decodes dir/<each file> into the builder, with class cls (NULL: none). */
+static int add_files(Builder *b, const char *dir, const NameList *files, const char *cls)
+{
+    char path[4096];
+    for (int i = 0; i < files->n; i++) {
+        int n = snprintf(path, sizeof path, "%s/%s", dir, files->names[i]);
+        if (n < 0 || (size_t)n >= sizeof path) return ij_error("%s/%s: path too long", dir, files->names[i]);
+        uint8_t *data;
+        size_t size;
+        if (read_file(path, &data, &size)) return -1;
+        int rc = add_image(b, data, size, path, cls, cls ? strlen(cls) : 0);
+        free(data);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+static int load_folder(Builder *b, const char *root)
+{
+    NameList dirs = {0}, files = {0};
+    int rc = list_dir(root, &dirs, &files);
+    if (!rc && dirs.n) {
+        b->labeled = 1;
+        for (int c = 0; c < dirs.n; c++) class_index(b, dirs.names[c], strlen(dirs.names[c])); /* empty ones too */
+        char sub[4096];
+        for (int c = 0; c < dirs.n && !rc; c++) {
+            int n = snprintf(sub, sizeof sub, "%s/%s", root, dirs.names[c]);
+            if (n < 0 || (size_t)n >= sizeof sub) {
+                rc = ij_error("%s/%s: path too long", root, dirs.names[c]);
+                break;
+            }
+            NameList in_class = {0};
+            rc = list_dir(sub, NULL, &in_class);
+            if (!rc) rc = add_files(b, sub, &in_class, dirs.names[c]);
+            names_free(&in_class);
+        }
+    } else if (!rc) {
+        b->labeled = 0;
+        rc = add_files(b, root, &files, NULL);
+    }
+    names_free(&dirs);
+    names_free(&files);
+    return rc;
+}
+
+/* ---- tar shards ---- */
+
+static int has_glob_chars(const char *s) { return strpbrk(s, "*?[") != NULL; }
+
+/* Splits the comma list, expands glob patterns, returns the shard paths in order. */
+static int shard_list(const char *spec, NameList *out)
+{
+    const char *p = spec;
+    char item[4096];
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        if (n == 0) return ij_error("%s: empty item in the list of shards", spec);
+        if (n >= sizeof item) return ij_error("%s: path too long", spec);
+        memcpy(item, p, n);
+        item[n] = '\0';
+        if (has_glob_chars(item)) {
+            glob_t g;
+            int rc = glob(item, 0, NULL, &g);
+            if (rc == GLOB_NOMATCH) return ij_error("%s: no file matches", item);
+            if (rc) return ij_error("%s: glob failed (%s)", item, rc == GLOB_NOSPACE ? "out of memory" : "read error");
+            for (size_t i = 0; i < g.gl_pathc; i++) names_add(out, g.gl_pathv[i]);
+            globfree(&g);
+        } else {
+            names_add(out, item);
+        }
+        if (!comma) break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+static int load_shard(Builder *b, const char *path)
+{
+    IjTar t;
+    if (ij_tar_open(&t, path)) return -1;
+    IjTarEntry e;
+    int rc, images = 0;
+    char name[sizeof t.path + sizeof e.name + 2];
+    while ((rc = ij_tar_next(&t, &e)) == 1) {
+        if (!has_image_ext(e.name)) continue;
+        images++;
+        snprintf(name, sizeof name, "%s:%s", path, e.name);
+        /* class: the name of the folder holding the file */
+        const char *slash = strrchr(e.name, '/'), *cls = NULL;
+        size_t n = 0;
+        if (slash) {
+            const char *start = slash;
+            while (start > e.name && start[-1] != '/') start--;
+            cls = start;
+            n = (size_t)(slash - start);
+            if (n == 0) cls = NULL; /* "/file.jpg" or "a//file.jpg" */
+        }
+        if (add_image(b, e.data, e.size, name, cls, n)) {
+            rc = -1;
+            break;
+        }
+    }
+    ij_tar_close(&t);
+    if (rc < 0) return -1;
+    if (images == 0) return ij_error("%s: no .jpg/.jpeg/.png entries", path);
+    return 0;
+}
+
+static int load_shards(Builder *b, const char *spec)
+{
+    NameList shards = {0};
+    int rc = shard_list(spec, &shards);
+    for (int i = 0; i < shards.n && !rc; i++) rc = load_shard(b, shards.names[i]);
+    names_free(&shards);
+    return rc;
+}
+
+/* ---- IDX ---- */
+
+static int load_idx(IjImageSet *s, const char *spec, int train, int channels)
+{
     char images[1024], labels[1024];
     if (ij_idx_find_dataset(images, labels, sizeof images, spec, train)) return -1;
     IjIdx d;
@@ -22,6 +390,13 @@ int ij_imageset_load(IjImageSet *s, const char *spec, int train)
     s->channels = 1;
     s->pixels = d.pixels;
     s->num_classes = d.classes;
+    if (channels == 3) {
+        size_t npix = (size_t)d.count * (size_t)d.rows * (size_t)d.cols;
+        s->pixels = ij_malloc(npix * 3);
+        ij_gray_to_rgb(s->pixels, d.pixels, npix);
+        free(d.pixels);
+        s->channels = 3;
+    }
     if (d.labels) {
         s->labels = ij_malloc(sizeof(int) * (size_t)d.count);
         for (int i = 0; i < d.count; i++) s->labels[i] = d.labels[i];
@@ -30,9 +405,76 @@ int ij_imageset_load(IjImageSet *s, const char *spec, int train)
     return 0;
 }
 
+/* Does folder dir hold an IDX images file? */
+static int holds_idx(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *ent;
+    int found = 0;
+    while (!found && (ent = readdir(d))) found = strstr(ent->d_name, "-images-idx3-ubyte") != NULL;
+    closedir(d);
+    return found;
+}
+
+static int ends_with_tar(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 4 && !strcasecmp(s + n - 4, ".tar");
+}
+
+/* A file with the ustar magic at offset 257. */
+static int looks_like_tar(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    uint8_t h[263];
+    int ok = fread(h, 1, sizeof h, f) == sizeof h && !memcmp(h + 257, "ustar", 5);
+    fclose(f);
+    return ok;
+}
+
+int ij_imageset_load_opts(IjImageSet *s, const char *spec, int train, const IjLoadOptions *o)
+{
+    memset(s, 0, sizeof *s);
+    IjLoadOptions def = {0, 0};
+    if (!o) o = &def;
+    if (o->channels != 0 && o->channels != 1 && o->channels != 3)
+        return ij_error("%s: asked for %d channels (1 or 3)", spec, o->channels);
+    if (!spec[0]) return ij_error("empty data source");
+    struct stat st;
+    int exists = stat(spec, &st) == 0;
+    int tar = strchr(spec, ',') || has_glob_chars(spec) ||
+              (exists ? S_ISREG(st.st_mode) && (ends_with_tar(spec) || looks_like_tar(spec)) : ends_with_tar(spec));
+    int folder = !tar && exists && S_ISDIR(st.st_mode) && !holds_idx(spec);
+    if (!tar && !folder) {
+        if (!exists && strchr(spec, '/')) return ij_error("%s: no such file or directory", spec);
+        if (load_idx(s, spec, train, o->channels)) {
+            ij_imageset_free(s);
+            return -1;
+        }
+        return 0;
+    }
+    Builder b = {.s = s, .channels = o->channels ? o->channels : 3, .strict = o->strict, .last_class = -1,
+                 .labeled = -1, .where = spec};
+    int rc = tar ? load_shards(&b, spec) : load_folder(&b, spec);
+    if (!rc) rc = builder_finish(&b);
+    if (rc) {
+        builder_free(&b);
+        return -1;
+    }
+    snprintf(s->source, sizeof s->source, "%s", spec);
+    return 0;
+}
+
+int ij_imageset_load(IjImageSet *s, const char *spec, int train) { return ij_imageset_load_opts(s, spec, train, NULL); }
+
 void ij_imageset_free(IjImageSet *s)
 {
     free(s->pixels);
     free(s->labels);
+    if (s->class_names)
+        for (int i = 0; i < s->num_classes; i++) free(s->class_names[i]);
+    free(s->class_names);
     memset(s, 0, sizeof *s);
 }

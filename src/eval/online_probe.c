@@ -13,6 +13,7 @@
 static void take(IjImageSet *dst, const IjImageSet *src, const int *idx, int n)
 {
     *dst = *src;
+    dst->class_names = NULL; /* owned by src */
     size_t img = (size_t)src->height * src->width * src->channels;
     dst->count = n;
     dst->pixels = ij_malloc(img * (size_t)n);
