@@ -4,6 +4,9 @@
 #include "core/error.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,4 +31,19 @@ int ij_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+void ij_fsync_parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t len = slash ? (slash == path ? 1 : (size_t)(slash - path)) : 1;
+    char *dir = ij_malloc(len + 1);
+    memcpy(dir, slash ? path : ".", len);
+    dir[len] = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(dir);
 }

@@ -7,6 +7,7 @@
 #include "io/npy.h"
 
 #include "core/error.h"
+#include "io/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,22 +27,6 @@
 #define NPY_MAX_HEADER (1u << 20) /* bytes; numpy's own default limit is 10000 */
 
 /* ---- writing ---------------------------------------------------------------------------- */
-
-/* Best effort: makes the rename durable (some filesystems refuse to fsync directories). */
-static void fsync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    size_t len = slash ? (slash == path ? 1 : (size_t)(slash - path)) : 1;
-    char *dir = ij_malloc(len + 1);
-    memcpy(dir, slash ? path : ".", len);
-    dir[len] = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
 
 static int write_npy(const char *path, const char *descr, size_t itemsize, const void *data, int ndim,
                      const int64_t *shape)
@@ -93,7 +78,7 @@ static int write_npy(const char *path, const char *descr, size_t itemsize, const
         if (fclose(fp) != 0 && ok) ok = 0, err = errno;
         if (ok && rename(tmp, path) != 0) ok = 0, err = errno, what = "cannot rename the temporary file";
         if (!ok) remove(tmp);
-        else fsync_dir(path);
+        else ij_fsync_parent_dir(path);
     }
     int rc = ok ? 0 : ij_error("%s: %s: %s", path, what, strerror(err ? err : EIO));
     free(tmp);

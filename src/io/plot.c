@@ -9,6 +9,7 @@
 #include "io/plot.h"
 
 #include "core/error.h"
+#include "io/fsutil.h"
 #include "io/font5x7.h"
 
 #include <errno.h>
@@ -591,22 +592,6 @@ static int encode_png(FILE *fp, const Image *im, PngErr *e)
     return 0;
 }
 
-/* Best effort: makes the rename durable (some filesystems refuse to fsync directories). */
-static void fsync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    size_t len = slash ? (slash == path ? 1 : (size_t)(slash - path)) : 1;
-    char *dir = ij_malloc(len + 1);
-    memcpy(dir, slash ? path : ".", len);
-    dir[len] = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 static int write_png_atomic(const char *path, const Image *im)
 {
     size_t tlen = strlen(path) + 32;
@@ -626,7 +611,7 @@ static int write_png_atomic(const char *path, const Image *im)
         else if (!ok) rc = ij_error("%s: write failed: %s", path, strerror(err ? err : EIO));
         else if (rename(tmp, path) != 0) rc = ij_error("%s: cannot rename the temporary file: %s", path, strerror(errno));
         if (rc != 0) remove(tmp);
-        else fsync_dir(path);
+        else ij_fsync_parent_dir(path);
     }
     free(tmp);
     return rc;

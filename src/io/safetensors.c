@@ -11,6 +11,7 @@
 #include "io/safetensors.h"
 
 #include "core/error.h"
+#include "io/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -432,23 +433,6 @@ done:
     return out;
 }
 
-/* Best effort: makes the rename durable. The new file is already in place, so a failure here is
- * not reported (some filesystems refuse to fsync directories). */
-static void fsync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    size_t len = slash ? (slash == path ? 1 : (size_t)(slash - path)) : 1;
-    char *dir = ij_malloc(len + 1);
-    memcpy(dir, slash ? path : ".", len);
-    dir[len] = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 int st_write(const char *path, const StWriteTensor *tensors, int n, const char *const *meta, int nmeta)
 {
     if (n < 0 || nmeta < 0 || (n > 0 && !tensors) || (nmeta > 0 && !meta))
@@ -479,7 +463,7 @@ int st_write(const char *path, const StWriteTensor *tensors, int n, const char *
         if (fclose(fp) != 0 && ok) ok = 0, err = errno;
         if (ok && rename(tmp, path) != 0) ok = 0, err = errno, what = "cannot rename the temporary file";
         if (!ok) remove(tmp);
-        else fsync_dir(path);
+        else ij_fsync_parent_dir(path);
     }
     int rc = ok ? 0 : ij_error("%s: %s: %s", path, what, strerror(err ? err : EIO));
     free(tmp);

@@ -20,6 +20,7 @@
 #include "train/train_config.h"
 
 #include "core/error.h"
+#include "io/fsutil.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -470,16 +471,6 @@ static void write_yaml(FILE *fp, const IjTrainConfig *c)
 
 void ij_train_config_print(const IjTrainConfig *c) { write_yaml(stdout, c); }
 
-/* Best effort: makes the rename durable (some filesystems refuse to fsync directories). */
-static void fsync_dir(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) fsync(fd), close(fd);
-}
-
 int ij_train_config_save_yaml(const IjTrainConfig *c, const char *path)
 {
     char tmp[4200];
@@ -496,7 +487,7 @@ int ij_train_config_save_yaml(const IjTrainConfig *c, const char *path)
         remove(tmp);
         return ij_error("%s: %s: %s", path, what, strerror(err ? err : EIO));
     }
-    fsync_dir(path);
+    ij_fsync_parent_dir(path);
     return 0;
 }
 
