@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "data/dataset.h"
+#include "eval/diagnostics.h"
 #include "eval/online_probe.h"
 #include "io/fsutil.h"
 #include "io/curves.h"
@@ -106,18 +107,43 @@ static int save(const IjTrainer *t, const char *folder, const char *name)
 }
 
 /* Probe the target encoder on held-out training images; one metrics line. */
+/* Collapse diagnostics on a fixed batch: the first images of the probe's held-out set,
+ * resized whole, with the masks of batch counter 0. */
+static int diagnose(IjOnlineProbe *probe, IjTrainer *t, IjDiagnostics *d)
+{
+    const IjImageSet *h = &probe->held;
+    const IjConfig *c = &t->mcfg;
+    int B = t->cfg.batch_size;
+    if (h->count < B)
+        return ij_error("--probe-held %d must be at least the batch size %d (diagnostics use one batch of it)",
+                        h->count, B);
+    IjAugment aug;
+    ij_augment_defaults(&aug, c->channels, c->img_size);
+    aug.random_crop = 0;
+    size_t img = (size_t)c->channels * c->img_size * c->img_size;
+    for (int b = 0; b < B; b++)
+        ij_augment_image(t->batch + (size_t)b * img, ij_imageset_image(h, b), h->height, h->width,
+                         h->channels, &aug, 0, 0, (uint64_t)b);
+    if (ij_mask_sample(&t->sampler, 0)) return -1;
+    IjMasks mk = t->sampler.masks;
+    return ij_diagnostics(&t->model, t->batch, &mk, d);
+}
+
 static int online_probe(IjOnlineProbe *probe, IjTrainer *t, IjMetrics *metrics, int held, int tty,
                         double *seconds)
 {
     IjOnlineProbeResult pr;
-    if (ij_online_probe_run(probe, &t->model, &pr)) return -1;
-    const char *keys[] = {"step", "epoch", "minutes", "probe_linear", "probe_knn", "probe_seconds"};
+    IjDiagnostics dg;
+    if (ij_online_probe_run(probe, &t->model, &pr) || diagnose(probe, t, &dg)) return -1;
+    const char *keys[] = {"step", "epoch", "minutes", "probe_linear", "probe_knn", "probe_seconds",
+                          "target_std", "pred_std", "erank", "cosine"};
     double v[] = {(double)t->step, (double)((t->step - 1) / t->ipe), t->train_seconds / 60, pr.linear,
-                  pr.knn, pr.seconds};
-    if (ij_metrics_write(metrics, keys, v, 6)) return -1;
+                  pr.knn, pr.seconds, dg.target_std, dg.pred_std, dg.erank, dg.cosine};
+    if (ij_metrics_write(metrics, keys, v, 10)) return -1;
     printf("%sonline probe at step %lld (%.1f min of training): linear %.2f%%, k-NN %.2f%% on %d held-out "
-           "training images (%.1f s)\n", tty ? "\n" : "", (long long)t->step, t->train_seconds / 60,
-           100 * pr.linear, 100 * pr.knn, held, pr.seconds);
+           "training images (%.1f s); effective rank %.1f, mean cosine %.3f, target std %.3f, pred std %.3f\n",
+           tty ? "\n" : "", (long long)t->step, t->train_seconds / 60, 100 * pr.linear, 100 * pr.knn, held,
+           pr.seconds, dg.erank, dg.cosine, dg.target_std, dg.pred_std);
     fflush(stdout);
     *seconds = pr.seconds;
     return 0;
