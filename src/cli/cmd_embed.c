@@ -50,7 +50,8 @@ int cmd_embed(int argc, char **argv)
     IjImageSet set = {0};
     float *X = NULL;
     rc = -1;
-    if (eval_pick_encoder(&m, encoder, &w) || ij_imageset_load(&set, data, train)) goto done;
+    IjLoadOptions lo = {m.cfg.channels, 0};
+    if (eval_pick_encoder(&m, encoder, &w) || ij_imageset_load_opts(&set, data, train, &lo)) goto done;
     X = eval_embed(&m, w, &set, pool, batch, "embed");
     if (!X) goto done;
     char path[1100];

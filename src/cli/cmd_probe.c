@@ -102,7 +102,8 @@ int cmd_probe(int argc, char **argv)
     IjImageSet tr = {0}, te = {0};
     IjReport rep = {0};
     rc = -1;
-    if (ij_imageset_load(&tr, data, 1) || ij_imageset_load(&te, data, 0)) goto done;
+    IjLoadOptions lo = {m.cfg.channels, 0};
+    if (ij_imageset_load_opts(&tr, data, 1, &lo) || ij_imageset_load_opts(&te, data, 0, &lo)) goto done;
     if (!tr.labels || !te.labels) {
         ij_error("%s: probing needs labels for both splits", data);
         goto done;

@@ -155,13 +155,18 @@ int cmd_train(int argc, char **argv)
     ij_train_config_defaults(&c);
     StringArgs s = {0};
     const char *config = NULL, *resume = NULL;
+    int strict = 0;
     Option opts[64];
     int n = build_options(opts, &c, &s, &config, &resume);
+    static const char strict_help[] = "stop at the first corrupt image instead of skipping it with a warning";
+    opts[n++] = (Option){"strict", OPT_FLAG, &strict, strict_help, 0, -1, NULL};
     /* First pass: only --config / --resume, so that files load before flags override them. */
     IjTrainConfig scratch = c;
     StringArgs scratch_s = {0};
     Option pre[64];
+    int scratch_strict = 0;
     build_options(pre, &scratch, &scratch_s, &config, &resume);
+    pre[n - 1] = (Option){"strict", OPT_FLAG, &scratch_strict, strict_help, 0, -1, NULL};
     int rc = opt_parse(pre, n, argc, argv, 2, usage);
     if (rc) return rc < 0 ? -1 : 0;
     char path[1200];
@@ -186,7 +191,9 @@ int cmd_train(int argc, char **argv)
     }
 
     IjImageSet data;
-    if (ij_imageset_load(&data, c.data, 1)) return -1;
+    /* images are converted to the model's channel count as they are decoded */
+    IjLoadOptions lo = {c.channels, strict};
+    if (ij_imageset_load_opts(&data, c.data, 1, &lo)) return -1;
     IjTrainer t;
     if (ij_trainer_init(&t, &c, &data)) {
         ij_imageset_free(&data);
