@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "core/timer.h"
+#include "io/fsutil.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -57,10 +58,9 @@ void ij_report_print(const IjReport *r)
 
 int ij_report_write_markdown(const IjReport *r, const char *path)
 {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return ij_error("%s: cannot write: %s", tmp, strerror(errno));
+    IjAtomicFile af;
+    if (ij_atomic_open(&af, path)) return -1;
+    FILE *f = af.f;
     fprintf(f, "# %s\n\n", r->title);
     fprintf(f, header);
     for (int i = 0; i < r->nrows; i++) row_markdown(f, &r->rows[i]);
@@ -68,12 +68,7 @@ int ij_report_write_markdown(const IjReport *r, const char *path)
                "standardised features, L2 strength chosen on a class-stratified 10%% validation split of\n"
                "the training set. k-NN: cosine similarity, k=20, temperature 0.07 weighted vote.\n"
                "Low-shot: the linear probe trained on a class-balanced 1%% / 10%% subset of the labels.\n");
-    int bad = ferror(f);
-    if (fclose(f) || bad || rename(tmp, path)) {
-        remove(tmp);
-        return ij_error("%s: write failed: %s", path, strerror(errno));
-    }
-    return 0;
+    return ij_atomic_commit(&af, 1);
 }
 
 static json_t *probe_json(const IjProbeResult *p)
@@ -94,13 +89,9 @@ int ij_report_write_json(const IjReport *r, const char *path)
             probe_json(&x->low1), "lowshot_10pct", probe_json(&x->low10), "seconds", x->seconds));
     }
     json_t *doc = json_pack("{s:s, s:o}", "title", r->title, "rows", rows);
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int rc = json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    IjAtomicFile af;
+    int rc = ij_atomic_open(&af, path);
+    if (rc == 0) rc = ij_atomic_commit(&af, json_dumpf(doc, af.f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0);
     json_decref(doc);
-    if (rc || rename(tmp, path)) {
-        remove(tmp);
-        return ij_error("%s: write failed", path);
-    }
-    return 0;
+    return rc;
 }

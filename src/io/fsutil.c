@@ -47,3 +47,32 @@ void ij_fsync_parent_dir(const char *path)
     }
     free(dir);
 }
+
+int ij_atomic_open(IjAtomicFile *a, const char *path)
+{
+    size_t len = strlen(path) + 32;
+    a->path = path;
+    a->tmp = ij_malloc(len);
+    snprintf(a->tmp, len, "%s.tmp.%ld", path, (long)getpid());
+    a->f = fopen(a->tmp, "wb");
+    if (a->f) return 0;
+    int err = errno;
+    free(a->tmp);
+    a->tmp = NULL;
+    return ij_error("%s: cannot create temporary file: %s", path, strerror(err));
+}
+
+int ij_atomic_commit(IjAtomicFile *a, int wrote_ok)
+{
+    int ok = wrote_ok && !ferror(a->f) && fflush(a->f) == 0 && fsync(fileno(a->f)) == 0;
+    int err = ok ? 0 : errno;
+    const char *what = "write failed";
+    if (fclose(a->f) != 0 && ok) ok = 0, err = errno;
+    if (ok && rename(a->tmp, a->path) != 0) ok = 0, err = errno, what = "cannot rename the temporary file";
+    if (ok) ij_fsync_parent_dir(a->path);
+    else remove(a->tmp);
+    free(a->tmp);
+    a->f = NULL;
+    a->tmp = NULL;
+    return ok ? 0 : ij_error("%s: %s: %s", a->path, what, strerror(err ? err : EIO));
+}

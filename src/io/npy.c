@@ -62,27 +62,11 @@ static int write_npy(const char *path, const char *descr, size_t itemsize, const
     memset(head + 10 + n, ' ', hlen - (size_t)n - 1);
     head[10 + hlen - 1] = '\n';
 
-    size_t tlen = strlen(path) + 32;
-    char *tmp = ij_malloc(tlen);
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-    int ok = 0, err = 0;
-    const char *what = "cannot create temporary file";
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) err = errno;
-    else {
-        ok = fwrite(head, 1, 10 + hlen, fp) == 10 + hlen;
-        ok = ok && (count == 0 || fwrite(data, itemsize, count, fp) == count);
-        ok = ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-        what = "write failed";
-        if (!ok) err = errno;
-        if (fclose(fp) != 0 && ok) ok = 0, err = errno;
-        if (ok && rename(tmp, path) != 0) ok = 0, err = errno, what = "cannot rename the temporary file";
-        if (!ok) remove(tmp);
-        else ij_fsync_parent_dir(path);
-    }
-    int rc = ok ? 0 : ij_error("%s: %s: %s", path, what, strerror(err ? err : EIO));
-    free(tmp);
-    return rc;
+    IjAtomicFile af;
+    if (ij_atomic_open(&af, path)) return -1;
+    int ok = fwrite(head, 1, 10 + hlen, af.f) == 10 + hlen;
+    ok = ok && (count == 0 || fwrite(data, itemsize, count, af.f) == count);
+    return ij_atomic_commit(&af, ok);
 }
 
 int ij_npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape)

@@ -443,30 +443,16 @@ int st_write(const char *path, const StWriteTensor *tensors, int n, const char *
         free(nbytes);
         return -1;
     }
-    size_t tlen = strlen(path) + 32;
-    char *tmp = ij_malloc(tlen);
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-
-    int ok = 0, err = 0;
-    const char *what = "cannot create temporary file";
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) err = errno;
-    else {
+    IjAtomicFile af;
+    int rc = ij_atomic_open(&af, path);
+    if (rc == 0) {
         unsigned char len8[8];
         for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
-        ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(header, 1, hlen, fp) == hlen;
+        int ok = fwrite(len8, 1, 8, af.f) == 8 && fwrite(header, 1, hlen, af.f) == hlen;
         for (int i = 0; ok && i < n; i++)
-            ok = nbytes[i] == 0 || fwrite(tensors[i].data, 1, nbytes[i], fp) == nbytes[i];
-        ok = ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-        what = "write failed";
-        if (!ok) err = errno;
-        if (fclose(fp) != 0 && ok) ok = 0, err = errno;
-        if (ok && rename(tmp, path) != 0) ok = 0, err = errno, what = "cannot rename the temporary file";
-        if (!ok) remove(tmp);
-        else ij_fsync_parent_dir(path);
+            ok = nbytes[i] == 0 || fwrite(tensors[i].data, 1, nbytes[i], af.f) == nbytes[i];
+        rc = ij_atomic_commit(&af, ok);
     }
-    int rc = ok ? 0 : ij_error("%s: %s: %s", path, what, strerror(err ? err : EIO));
-    free(tmp);
     free(header);
     free(nbytes);
     return rc;

@@ -473,22 +473,10 @@ void ij_train_config_print(const IjTrainConfig *c) { write_yaml(stdout, c); }
 
 int ij_train_config_save_yaml(const IjTrainConfig *c, const char *path)
 {
-    char tmp[4200];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
-        return ij_error("%s: path too long", path);
-    FILE *fp = fopen(tmp, "w");
-    if (!fp) return ij_error("%s: cannot create the temporary file %s: %s", path, tmp, strerror(errno));
-    write_yaml(fp, c);
-    int ok = !ferror(fp) && fflush(fp) == 0 && fsync(fileno(fp)) == 0, err = errno;
-    if (fclose(fp) != 0 && ok) ok = 0, err = errno;
-    const char *what = "write failed";
-    if (ok && rename(tmp, path) != 0) ok = 0, err = errno, what = "cannot rename the temporary file";
-    if (!ok) {
-        remove(tmp);
-        return ij_error("%s: %s: %s", path, what, strerror(err ? err : EIO));
-    }
-    ij_fsync_parent_dir(path);
-    return 0;
+    IjAtomicFile af;
+    if (ij_atomic_open(&af, path)) return -1;
+    write_yaml(af.f, c);
+    return ij_atomic_commit(&af, 1);
 }
 
 /* ---- checks ---- */
