@@ -1,7 +1,9 @@
 # ijepa.c build.  make            -> build/ijepa, build/libijepa.a, build/tests/*
 #                 make test       -> build and run every test (normal build)
 #                 make test SAN=1 -> the same under AddressSanitizer + UBSan (build-san/)
-#                 make check      -> both of the above (what CI runs)
+#                 make MPI=1      -> the data-parallel build with mpicc (build-mpi/: mpirun -np N build-mpi/ijepa train)
+#                 make test MPI=1 -> that build and the multi-process tests (tests/mpi/, OpenMPI)
+#                 make check      -> all three test runs above (what CI runs)
 CC      ?= cc
 OPT     ?= -O2 -march=native
 BUILD   := build
@@ -9,7 +11,14 @@ ifeq ($(SAN),1)
 BUILD   := build-san
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 endif
-CFLAGS  := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -Iinclude -Isrc -MMD -MP $(OPT) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+# Without MPI, src/dist compiles to the single-process no-ops.
+DIST    := -DIJ_MPI=0
+ifeq ($(MPI),1)
+BUILD   := build-mpi
+CC      := mpicc
+DIST    := -DIJ_MPI=1
+endif
+CFLAGS  := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -Iinclude -Isrc -MMD -MP $(OPT) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(DIST)
 # OpenBLAS built for OpenMP shares our OpenMP thread pool, so BLAS and our own
 # parallel loops never run more threads than cores (the pthread build would spin
 # its own pool beside OpenMP's). Falls back to the default OpenBLAS if absent.
@@ -44,15 +53,22 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+ifeq ($(MPI),1)
+# the unit tests are the same code as in the other builds: here only the program and tests/mpi/
+test: $(BUILD)/ijepa
+	@tests/run.sh $(BUILD) tests/mpi/test_*.sh
+else
 test: all
 	@tests/run.sh $(BUILD)
+endif
 
 check:
 	$(MAKE) test
 	$(MAKE) test SAN=1
+	$(MAKE) test MPI=1
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-mpi
 
 .PHONY: all test check clean
 .SECONDARY:

@@ -4,7 +4,8 @@
 #        scripts/deps.sh --torch    (also PyTorch, for regenerating fixtures / benchmarks)
 set -euo pipefail
 pkgs=(gcc make libc6-dev libopenblas-dev libopenblas-openmp-dev libjansson-dev zlib1g-dev libyaml-dev libjpeg62-turbo-dev
-      libpng-dev python3 python3-numpy dataset-fashion-mnist)
+      libpng-dev python3 python3-numpy dataset-fashion-mnist
+      libopenmpi-dev openmpi-bin)  # OpenMPI: the data-parallel build (make MPI=1) and its tests
 [ "${1:-}" = "--torch" ] && pkgs+=(python3-torch)
 missing=()
 for p in "${pkgs[@]}"; do

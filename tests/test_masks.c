@@ -259,6 +259,139 @@ static void test_fixed(int grid, int batch, int min_keep, int batches)
     ij_mask_sampler_free(&s);
 }
 
+/* Block, random and raster modes: the context is exactly the complement of the
+ * targets, and each mode's own shape holds. */
+static void test_complement(IjMaskMode mode, int grid, int batch, int min_keep, int batches)
+{
+    IjMaskParams p;
+    ij_mask_params_default(&p, grid, batch);
+    p.mode = mode;
+    p.min_keep = min_keep;
+    p.seed = 11;
+    const int n = grid * grid, h2 = grid / 2;
+    IjMaskSampler s;
+    CHECK(ij_mask_sampler_init(&s, &p) == 0);
+    const IjMasks *m = &s.masks;
+    const int T = mode == IJ_MASKS_RASTER ? 3 : 1;
+    CHECK(s.p.num_targets == T);
+    /* the block sizes the size formula can give (aspect range, area ratio 0.6) */
+    char *sizes = calloc((size_t)(grid + 1) * (grid + 1), 1);
+    for (int k = 0; k < 65536; k++) {
+        int h, w;
+        ij_mask_block_size(&h, &w, k / 65536.0, (double[2]){p.target_ratio, p.target_ratio}, p.tgt_aspect, grid,
+                           grid);
+        sizes[h * (grid + 1) + w] = 1;
+    }
+    int *seen_ctx = calloc((size_t)n, sizeof(int)), *seen_tgt = calloc((size_t)n, sizeof(int));
+    char *owner = malloc((size_t)n);
+    int bad = 0, ctx_quadrant[4] = {0, 0, 0, 0};
+    for (int c = 0; c < batches; c++) {
+        if (ij_mask_sample(&s, (uint64_t)c) != 0 || m->num_targets != T || !check_batch(m, grid, 1) ||
+            s.ctx_dropped || s.tgt_dropped) {
+            bad++;
+            continue;
+        }
+        for (int b = 0; b < batch; b++) {
+            memset(owner, -1, (size_t)n);  /* target number of each patch, -1: none */
+            int ntgt = 0;
+            for (int i = 0; i < T; i++) {
+                int q = i * batch + b, lo = m->tgt_off[q], hi = m->tgt_off[q + 1];
+                int r0 = grid, r1 = -1, c0 = grid, c1 = -1;
+                for (int k = lo; k < hi; k++) {
+                    int t = m->tgt_idx[k], r = t / grid, col = t % grid;
+                    bad += owner[t] != -1;  /* targets never overlap in these modes */
+                    owner[t] = (char)i;
+                    seen_tgt[t]++;
+                    r0 = r < r0 ? r : r0, r1 = r > r1 ? r : r1, c0 = col < c0 ? col : c0, c1 = col > c1 ? col : c1;
+                }
+                int len = hi - lo, h = r1 - r0 + 1, w = c1 - c0 + 1;
+                ntgt += len;
+                bad += len <= min_keep;
+                if (mode == IJ_MASKS_BLOCK) /* a full rectangle of a size the formula gives */
+                    bad += len != h * w || !sizes[h * (grid + 1) + w];
+                if (mode == IJ_MASKS_RANDOM) bad += len != (int)(n * p.target_ratio);
+                if (mode == IJ_MASKS_RASTER) /* a whole quadrant */
+                    bad += len != h * w || !((r0 == 0 && r1 == h2 - 1) || (r0 == h2 && r1 == grid - 1)) ||
+                           !((c0 == 0 && c1 == h2 - 1) || (c0 == h2 && c1 == grid - 1));
+            }
+            int lo = m->ctx_off[b], hi = m->ctx_off[b + 1];
+            bad += hi - lo != n - ntgt || hi - lo <= min_keep;  /* the complement, nothing more */
+            for (int k = lo; k < hi; k++) seen_ctx[m->ctx_idx[k]]++;
+            if (mode == IJ_MASKS_RASTER) {
+                int first = m->ctx_idx[lo], q = 2 * (first / grid >= h2) + (first % grid >= h2);
+                ctx_quadrant[q]++;
+                for (int k = lo; k < hi; k++) /* one quadrant */
+                    bad += 2 * (m->ctx_idx[k] / grid >= h2) + (m->ctx_idx[k] % grid >= h2) != q;
+                for (int i = 0; i + 1 < T; i++) /* targets in quadrant order */
+                    bad += m->tgt_idx[m->tgt_off[i * batch + b]] >= m->tgt_idx[m->tgt_off[(i + 1) * batch + b]];
+            }
+        }
+    }
+    int unseen_ctx = 0, unseen_tgt = 0;
+    for (int i = 0; i < n; i++) unseen_ctx += !seen_ctx[i], unseen_tgt += !seen_tgt[i];
+    /* a block of 60% of the image always covers the middle: those patches are never context */
+    if (mode == IJ_MASKS_BLOCK) unseen_ctx = 0;
+    CHECKF(bad == 0, "%s G=%d: %d bad", ij_mask_mode_name(mode), grid, bad);
+    CHECKF(unseen_ctx == 0 && unseen_tgt == 0, "%s G=%d: %d patches never in a context, %d never in a target",
+           ij_mask_mode_name(mode), grid, unseen_ctx, unseen_tgt);
+    if (mode == IJ_MASKS_RASTER)
+        for (int q = 0; q < 4; q++) CHECKF(ctx_quadrant[q] > 0, "quadrant %d never the context", q);
+    free(sizes);
+    free(seen_ctx);
+    free(seen_tgt);
+    free(owner);
+    ij_mask_sampler_free(&s);
+}
+
+static void test_modes_and_bad_complement(void)
+{
+    for (int i = 0; i < IJ_MASK_MODES; i++) {
+        IjMaskMode m;
+        CHECK(ij_mask_mode_parse(ij_mask_mode_name((IjMaskMode)i), &m) == 0 && m == (IjMaskMode)i);
+    }
+    IjMaskMode m;
+    CHECK(ij_mask_mode_parse("blocks", &m) == -1 && strstr(ij_last_error(), "raster"));
+    CHECK(ij_mask_mode_name((IjMaskMode)IJ_MASK_MODES) == NULL);
+    IjMaskParams p;
+    IjMaskSampler s;
+    ij_mask_params_default(&p, 7, 4);
+    p.min_keep = 4;
+    p.mode = IJ_MASKS_BLOCK;
+    p.allow_overlap = 1;
+    CHECK(ij_mask_sampler_init(&s, &p) == -1 && strstr(ij_last_error(), "allow_overlap"));
+    p.allow_overlap = 0;
+    p.target_ratio = 1.0;
+    CHECK(ij_mask_sampler_init(&s, &p) == -1 && strstr(ij_last_error(), "ratio"));
+    p.mode = IJ_MASKS_RANDOM;
+    p.target_ratio = 0.95;  /* 46 of 49: the context keeps 3 <= min_keep 4 */
+    CHECK(ij_mask_sampler_init(&s, &p) == -1 && strstr(ij_last_error(), "min_keep"));
+    p.mode = IJ_MASKS_RASTER;
+    p.min_keep = 9;  /* the smallest quadrant of G=7 is 3x3 */
+    CHECK(ij_mask_sampler_init(&s, &p) == -1 && strstr(ij_last_error(), "quadrant"));
+    p.min_keep = 8;
+    CHECK(ij_mask_sampler_init(&s, &p) == 0);
+    ij_mask_sampler_free(&s);
+}
+
+/* Official mode with a context scale of exactly 1.0: the block is (G-1)x(G-1) at the top-left. */
+static void test_official_full_context(void)
+{
+    IjMaskParams p;
+    ij_mask_params_default(&p, 7, 16);
+    p.min_keep = 4;
+    p.ctx_scale[0] = p.ctx_scale[1] = 1.0;
+    IjMaskSampler s;
+    CHECK(ij_mask_sampler_init(&s, &p) == 0);
+    int bad = 0;
+    for (int c = 0; c < 50; c++) {
+        int z[4];
+        ij_mask_official_sizes(z, &p, (uint64_t)c);
+        bad += ij_mask_sample(&s, (uint64_t)c) != 0 || z[2] != 6 || z[3] != 6 || !check_batch(&s.masks, 7, 0);
+    }
+    CHECK(bad == 0);
+    ij_mask_sampler_free(&s);
+}
+
 static int same_masks(const IjMasks *a, const IjMasks *b)
 {
     int seqs = a->num_targets * a->batch;
@@ -356,6 +489,17 @@ int main(void)
     test_fixed(16, 8, 10, 300);
     test_determinism(IJ_MASKS_OFFICIAL);
     test_determinism(IJ_MASKS_FIXED);
+    test_complement(IJ_MASKS_BLOCK, 7, 32, 4, 200);
+    test_complement(IJ_MASKS_BLOCK, 14, 16, 10, 200);
+    test_complement(IJ_MASKS_RANDOM, 7, 32, 4, 200);
+    test_complement(IJ_MASKS_RANDOM, 16, 8, 10, 100);
+    test_complement(IJ_MASKS_RASTER, 7, 32, 4, 50);
+    test_complement(IJ_MASKS_RASTER, 14, 16, 10, 50);
+    test_determinism(IJ_MASKS_BLOCK);
+    test_determinism(IJ_MASKS_RANDOM);
+    test_determinism(IJ_MASKS_RASTER);
+    test_modes_and_bad_complement();
+    test_official_full_context();
     test_bad_params();
     return test_exit_code("test_masks");
 }

@@ -16,7 +16,7 @@
 static void test_schedules(void)
 {
     /* start 2e-4 -> 1e-3 over W = 10 steps, cosine to 1e-6 at T = 100 */
-    IjSchedule s = {2e-4, 1e-3, 1e-6, 0.04, 0.4, 0.996, 1.0, 100, 10};
+    IjSchedule s = {2e-4, 1e-3, 1e-6, 0.04, 0.4, 0.996, 1.0, 100, 10, 0};
     IjScheduleValues v = ij_schedule_at(&s, 5);
     CHECKF(NEAR(v.lr, 6e-4, 1e-15), "lr(5) = %g", v.lr);      /* 2e-4 + 5/10 * 8e-4 */
     v = ij_schedule_at(&s, 10);
@@ -28,6 +28,10 @@ static void test_schedules(void)
     v = ij_schedule_at(&s, 50);
     CHECKF(NEAR(v.wd, 0.22, 1e-12), "wd(50) = %g", v.wd);     /* 0.4 - 0.36 * 0.5 */
     CHECKF(NEAR(v.momentum, 0.996 + 49 * 0.004 / 100, 1e-15), "m(50) = %.17g", v.momentum);
+    s.ema_off = 1; /* the no-EMA ablation: momentum 0 at every step, lr and wd unchanged */
+    IjScheduleValues off = ij_schedule_at(&s, 50);
+    CHECK(off.momentum == 0 && off.lr == v.lr && off.wd == v.wd);
+    s.ema_off = 0;
     v = ij_schedule_at(&s, 1);
     CHECKF(NEAR(v.momentum, 0.996, 1e-15), "m(1) = %g", v.momentum);
     CHECKF(NEAR(v.wd, 0.4 - 0.36 * 0.5 * (1 + cos(M_PI / 100)), 1e-15), "wd(1) = %g", v.wd);

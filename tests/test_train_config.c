@@ -101,18 +101,19 @@ static void test_official(void)
                       "data:\n  dataset: /data/cifar\n  root_path: /datasets/\n  image_folder: x/\n"
                       "  crop_scale: [0.4, 0.9]\n  crop_ratio: [0.5, 2]\n  channels: 3\n  use_horizontal_flip: true\n"
                       "mask: {mode: fixed, min_keep: 0}\n"
-                      "meta:\n  seed: 7\n  loss: l2\n  embed_dim: 64\n  depth: 2\n  num_heads: 2\n"
+                      "meta:\n  target_norm: false\n  seed: 7\n  loss: l2\n  embed_dim: 64\n  depth: 2\n  num_heads: 2\n"
                       "  use_bfloat16: false\n  copy_data: true\n  read_checkpoint: ~\n"
                       "logging:\n  max_steps: 100\n  max_minutes: 1.5\n  log_every: 5\n  threads: 4\n"
                       "  checkpoint_every: 10\n  save_every_epochs: 2\n  write_tag: [any, value]\n"
-                      "optimization:\n  ema: [0.99, 0.999]\n");
+                      "optimization:\n  ema: [0.99, 0.999]\n  use_ema: false\n");
     CHECKF(ij_train_config_load_yaml(&c, path) == 0, "%s", ij_last_error());
     CHECK(strcmp(c.data, "/data/cifar") == 0 && c.channels == 3 && c.use_horizontal_flip == 1);
     CHECK(c.crop_scale[0] == 0.4 && c.crop_scale[1] == 0.9 && c.crop_ratio[0] == 0.5 && c.crop_ratio[1] == 2);
     CHECK(strcmp(c.masks, "fixed") == 0 && c.min_keep == 0 && c.seed == 7 && strcmp(c.loss, "l2") == 0);
+    CHECK(c.target_norm == 0);
     CHECK(c.embed_dim == 64 && c.depth == 2 && c.num_heads == 2 && c.max_steps == 100 && c.max_minutes == 1.5);
     CHECK(c.log_every == 5 && c.threads == 4 && c.checkpoint_every == 10 && c.save_every_epochs == 2);
-    CHECK(c.ema[0] == 0.99 && c.ema[1] == 0.999);
+    CHECK(c.ema[0] == 0.99 && c.ema[1] == 0.999 && c.use_ema == 0 && c.target_ratio == 0.6);
     CHECK(ij_train_config_model(&c, &m) == 0 && m.embed_dim == 64 && m.mlp_dim == 256 && m.depth == 2 &&
           m.num_heads == 2 && m.img_size == 28 && m.pred_dim == 96 && m.pred_mlp_dim == 384);
 
@@ -169,6 +170,7 @@ static void test_round_trip(void)
     SET(a.folder, "null");
     a.max_steps = 1000, a.max_minutes = 0.1, a.log_every = 1, a.checkpoint_every = 9, a.save_every_epochs = 3;
     a.threads = 2;
+    a.use_ema = 0, a.target_norm = 0, a.target_ratio = 0.1 + 0.7, a.probe_at_start = 0, a.diag_every = 7;
     const char *p2 = tmp_path("changed.yaml");
     CHECKF(ij_train_config_save_yaml(&a, p2) == 0, "%s", ij_last_error());
     ij_train_config_defaults(&b);
@@ -293,7 +295,9 @@ static void test_validate(void)
     BAD(c->aspect_ratio[0] = 0, "mask.aspect_ratio");
     BAD(c->crop_size = 30, "data.crop_size 30 is not a positive multiple of mask.patch_size 4");
     BAD(c->patch_size = 0, "mask.patch_size must be >= 1, got 0");
-    BAD(set(c->masks, sizeof c->masks, "random"), "mask.mode must be 'official' or 'fixed', got 'random'");
+    BAD(set(c->masks, sizeof c->masks, "blocks"), "mask.mode must be 'official', 'fixed', 'block', 'random' or 'raster', got 'blocks'");
+    BAD((set(c->masks, sizeof c->masks, "raster"), c->allow_overlap = 1), "mask.allow_overlap has no meaning");
+    BAD(c->target_ratio = 1.0, "mask.target_ratio must be in (0, 1), got 1");
     BAD(set(c->loss, sizeof c->loss, "l1"), "meta.loss must be 'smooth_l1' or 'l2', got 'l1'");
     BAD(c->lr = -1e-3, "lr -0.001");
     BAD(c->start_lr = -1, "start_lr -1");

@@ -9,8 +9,10 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "dist/dist.h"
 #include "eval/embed.h"
 #include "model/flops.h"
+#include "train/loader.h"
 #include "train/masks.h"
 #include "train/optim.h"
 
@@ -26,7 +28,55 @@ static const char usage[] =
     "Time warm-up + N training steps (forward, backward, AdamW, EMA) of a model on random\n"
     "images with masks sampled as in training; print images/s, ms per step by phase, GFLOP/s\n"
     "of the matrix products, the fraction of this machine's sgemm peak, and peak memory.\n"
-    "--embed times feature extraction (target encoder, no gradients) instead.";
+    "--embed times feature extraction (target encoder, no gradients) instead.\n"
+    "--data SOURCE first times the data loader alone on real images (decode, crop, masks)\n"
+    "with --loader-threads threads, then the training step, and prints their ratio.\n"
+    "Under mpirun -np N (the MPI build), --batch-size is per rank: rank 0 first trains alone,\n"
+    "then all N ranks train together with the gradient allreduce; it prints both rates, the\n"
+    "scaling efficiency, and the allreduce of the gradient buffer alone.";
+
+/* Images/s the loader alone delivers on `spec` (the consumer takes batches
+ * and does nothing else), or -1 on error. */
+static double bench_loader(const char *spec, const char *decode, int lthreads, const IjConfig *c,
+                           const IjMaskParams *mp, int batches)
+{
+    IjLoadOptions lo = {.channels = c->channels, .keep_files = !strcmp(decode, "per-batch")};
+    IjImageSet d;
+    double t0 = ij_now();
+    if (ij_imageset_load_opts(&d, spec, 1, &lo)) return -1;
+    double t_load = ij_now() - t0;
+    printf("data: %s: %d images, %s; loaded in %.1f s (%.0f images/s%s)\n", d.source, d.count,
+           d.pixels ? "decoded once at load" : "kept as files, decoded per batch", t_load, d.count / t_load,
+           d.pixels ? "" : ", a decode each to check them");
+    IjLoaderConfig lc = {&d, {0}, *mp, 0, 0, mp->batch, lthreads, 0};
+    ij_augment_defaults(&lc.aug, c->channels, c->img_size);
+    IjLoader l;
+    if (ij_loader_init(&l, &lc, 0)) {
+        ij_imageset_free(&d);
+        return -1;
+    }
+    double ms_data = 0, ms_masks = 0, ips = -1;
+    t0 = ij_now();
+    int i = 0;
+    for (; i < batches; i++) {
+        const IjBatch *b = ij_loader_next(&l);
+        if (!b) break;
+        ms_data += b->ms_data;
+        ms_masks += b->ms_masks;
+        ij_loader_release(&l);
+    }
+    double dt = ij_now() - t0;
+    if (i == batches) {
+        ips = (double)batches * mp->batch / dt;
+        printf("loader: %d thread%s%s: %.0f images/s (%d batches of %d in %.2f s); per batch %.2f ms "
+               "decode+crop+resize, %.2f ms masks\n",
+               lthreads, lthreads == 1 ? "" : "s", lthreads ? "" : " (in the caller, OpenMP over images)", ips,
+               batches, mp->batch, dt, ms_data / batches, ms_masks / batches);
+    }
+    ij_loader_free(&l);
+    ij_imageset_free(&d);
+    return ips;
+}
 
 /* GFLOP/s of a large square sgemm (the machine's practical peak). */
 static double sgemm_peak(int n)
@@ -49,6 +99,81 @@ static double sgemm_peak(int n)
     return best;
 }
 
+/* Timed training steps (after `warmup` untimed ones) on images x with the masks of
+ * steps 0, 1, ...; with red, the gradients are summed over the ranks (buckets start
+ * during the backward pass). Returns the seconds of the timed steps (-1 on error);
+ * adds their matrix-product FLOPs to *flops and the allreduce waits to *wait. */
+static double dp_steps(IjModel *m, const float *x, IjMaskSampler *ms, int warmup, int steps, float *adam_m,
+                       float *adam_v, IjGradReducer *red, double *flops, double *wait)
+{
+    IjAdamW opt = IJ_ADAMW_DEFAULT;
+    m->grads_ready = red ? ij_grad_reducer_ready : NULL;
+    m->grads_ready_ctx = red;
+    double total = 0;
+    for (int s = 0; s < warmup + steps; s++) {
+        double t0 = ij_now();
+        if (ij_mask_sample(ms, (uint64_t)s)) return -1;
+        ij_model_step(m, x, &ms->masks, 1);
+        if (red && ij_grad_reducer_finish(red)) return -1;
+        ij_adamw_step(m->params, m->grads, adam_m, adam_v, &m->tab, &opt, 1e-4, 0.04, s + 1);
+        ij_ema_update(m->target, m->params, m->tab.n_encoder, 0.996);
+        if (s < warmup) continue;
+        total += ij_now() - t0;
+        *flops += ij_model_step_flops(m, &ms->masks, 1).total;
+        if (red) *wait += red->ms_wait;
+    }
+    m->grads_ready = NULL;
+    return total;
+}
+
+/* Under mpirun -np N (weak scaling: every rank trains on `batch` images per step):
+ * rank 0 alone while the others wait, then all ranks with the gradient allreduce;
+ * then the allreduce of the whole gradient buffer alone. Rank 0 prints. */
+static int bench_data_parallel(IjModel *m, const float *x, IjMaskSampler *ms, int batch, int warmup, int steps,
+                               size_t bucket, double *flops, double *total)
+{
+    int N = ij_dist_size(), any, rc = -1;
+    size_t n = m->tab.n_total;
+    float *adam_m = ij_alloc_aligned(sizeof(float) * n), *adam_v = ij_alloc_aligned(sizeof(float) * n);
+    IjGradReducer red;
+    ij_grad_reducer_init(&red, m->grads, n, bucket);
+    double solo = 0, scratch = 0, wait = 0, t[2];
+    if (ij_dist_rank() == 0 && (solo = dp_steps(m, x, ms, warmup, steps, adam_m, adam_v, NULL, &scratch, &scratch)) < 0)
+        goto out;
+    if (ij_dist_any(0, &any)) goto out;  /* a barrier: the others waited for rank 0 */
+    if ((*total = dp_steps(m, x, ms, warmup, steps, adam_m, adam_v, &red, flops, &wait)) < 0) goto out;
+    /* the allreduce alone, 5 times, after a barrier */
+    if (ij_dist_any(0, &any)) goto out;
+    double c0 = ij_now();
+    for (int k = 0; k < 5; k++) {
+        ij_grad_reducer_ready(&red, 0);
+        if (ij_grad_reducer_finish(&red)) goto out;
+    }
+    double comm = (ij_now() - c0) / 5;
+    t[0] = *total;
+    t[1] = comm;
+    if (ij_dist_sum(t, 2)) goto out;  /* means over the ranks */
+    double ips1 = steps * batch / solo, ipsN = (double)N * steps * batch / (t[0] / N), bytes = 4.0 * (double)n;
+    printf("data parallel: %s; %d images per rank and step (global batch %d); allreduce in %d bucket%s%s\n",
+           ij_dist_describe(), batch, N * batch, red.nbuckets, red.nbuckets > 1 ? "s" : "",
+           red.nbuckets > 1 ? ", started during the backward pass" : " after the backward pass");
+    printf("1 rank alone: %.1f images/s, %.1f ms per step\n", ips1, 1e3 * solo / steps);
+    printf("%d ranks with the gradient allreduce: %.1f images/s in all (%.1f per rank), %.1f ms per step, of "
+           "which %.1f waiting for the allreduce after the backward pass\n", N, ipsN, ipsN / N,
+           1e3 * t[0] / N / steps, wait / steps);
+    printf("scaling efficiency: %.1f%% (%d-rank images/s over %d x the 1-rank images/s)\n", 100 * ipsN / (N * ips1),
+           N, N);
+    printf("allreduce of the gradients alone: %zu floats (%.1f MB) in %.2f ms: %.2f GB/s algorithm bandwidth, "
+           "%.2f GB/s bus bandwidth (x 2(N-1)/N)\n", n, bytes * 1e-6, 1e3 * t[1] / N, bytes / (t[1] / N) * 1e-9,
+           bytes * 2.0 * (N - 1) / N / (t[1] / N) * 1e-9);
+    rc = 0;
+out:
+    ij_grad_reducer_free(&red);
+    free(adam_m);
+    free(adam_v);
+    return rc;
+}
+
 static double peak_rss_mib(void)
 {
     struct rusage ru;
@@ -61,8 +186,10 @@ int cmd_bench(int argc, char **argv)
     ModelArgs ma;
     model_args_defaults(&ma, "vit_tiny", 28, 1, 4, 96, 6);
     int batch = 128, steps = 10, warmup = 2, embed = 0, threads = 0, num_targets = 4, min_keep = 4;
-    const char *masks = "official";
-    Option o[MODEL_ARGS_COUNT + 8];
+    const char *masks = "official", *data = NULL, *decode = "once";
+    int loader_threads = 1, loader_batches = 200;
+    double bucket_mb = 4;
+    Option o[MODEL_ARGS_COUNT + 13];
     int n = model_args_options(o, &ma);
     o[n++] = (Option){"batch-size", OPT_INT, &batch, "images per step", 1, 1 << 20, NULL};
     o[n++] = (Option){"steps", OPT_INT, &steps, "timed steps", 1, 1 << 20, NULL};
@@ -72,10 +199,17 @@ int cmd_bench(int argc, char **argv)
     o[n++] = (Option){"masks", OPT_STRING, &masks, "official or fixed", 0, -1, NULL};
     o[n++] = (Option){"num-targets", OPT_INT, &num_targets, "target blocks", 1, 64, NULL};
     o[n++] = (Option){"min-keep", OPT_INT, &min_keep, "least context tokens", 0, 1 << 20, NULL};
+    o[n++] = (Option){"data", OPT_STRING, &data, "also time the data loader on this source (see train --data)", 0, -1, NULL};
+    o[n++] = (Option){"decode", OPT_STRING, &decode, "with --data: once or per-batch (see train --decode)", 0, -1, NULL};
+    o[n++] = (Option){"loader-threads", OPT_INT, &loader_threads, "with --data: loader threads", 0, 64, NULL};
+    o[n++] = (Option){"loader-batches", OPT_INT, &loader_batches, "with --data: batches the loader is timed on", 1, 1 << 20, NULL};
+    o[n++] = (Option){"bucket-mb", OPT_FLOAT, &bucket_mb, "mpirun: gradient allreduce bucket in MiB (0: one allreduce after the backward pass)", 0, 1 << 20, NULL};
     int rc = opt_parse(o, n, argc, argv, 2, usage);
     if (rc) return rc < 0 ? -1 : 0;
     if (strcmp(masks, "official") && strcmp(masks, "fixed"))
         return ij_error("--masks must be 'official' or 'fixed', got '%s'", masks);
+    if (strcmp(decode, "once") && strcmp(decode, "per-batch"))
+        return ij_error("--decode must be 'once' or 'per-batch', got '%s'", decode);
     if (threads > 0) {
         omp_set_num_threads(threads);
         openblas_set_num_threads(threads);
@@ -94,6 +228,12 @@ int cmd_bench(int argc, char **argv)
     mp.mode = strcmp(masks, "fixed") == 0 ? IJ_MASKS_FIXED : IJ_MASKS_OFFICIAL;
     mp.num_targets = num_targets;
     mp.min_keep = min_keep;
+    double loader_ips = 0;
+    if (data && (loader_ips = bench_loader(data, decode, loader_threads, &c, &mp, loader_batches)) < 0) {
+        ij_model_free(&m);
+        free(x);
+        return -1;
+    }
     IjMaskSampler ms;
     float *adam_m = NULL, *adam_v = NULL, *feat = NULL;
     if (ij_mask_sampler_init(&ms, &mp)) {
@@ -115,6 +255,9 @@ int cmd_bench(int argc, char **argv)
             }
         }
         printf("embed: %.1f images/s, %.1f ms per batch of %d\n", steps * batch / total, 1e3 * total / steps, batch);
+    } else if (ij_dist_size() > 1) {
+        size_t bucket = (size_t)(bucket_mb * (1 << 20) / sizeof(float));
+        if ((rc = bench_data_parallel(&m, x, &ms, batch, warmup, steps, bucket, &flops, &total))) goto out;
     } else {
         adam_m = ij_alloc_aligned(sizeof(float) * m.tab.n_total);
         adam_v = ij_alloc_aligned(sizeof(float) * m.tab.n_total);
@@ -148,17 +291,21 @@ int cmd_bench(int argc, char **argv)
                1e3 * t_masks / steps, 1e3 * t_target / steps, 1e3 * t_ctx / steps, 1e3 * t_pred / steps,
                1e3 * t_back / steps, 1e3 * t_opt / steps);
         printf("GFLOP per image: %.3f (matrix products actually run)\n", flops / steps / batch * 1e-9);
+        if (data)
+            printf("the loader delivers %.1fx the images/s that training consumes (%.0f vs %.1f)\n",
+                   loader_ips / (steps * batch / total), loader_ips, steps * batch / total);
     }
     double achieved = flops / total * 1e-9;
-    double peak = sgemm_peak(2048);
+    double peak = ij_dist_rank() == 0 ? sgemm_peak(2048) : 1;  /* the other ranks finish meanwhile */
     printf("achieved %.1f GFLOP/s; sgemm peak (2048^3) %.1f GFLOP/s; %.0f%% of peak\n", achieved, peak,
            100 * achieved / peak);
     printf("peak resident memory: %.0f MiB\n", peak_rss_mib());
+out:
     free(x);
     free(adam_m);
     free(adam_v);
     free(feat);
     ij_mask_sampler_free(&ms);
     ij_model_free(&m);
-    return 0;
+    return rc;
 }

@@ -50,8 +50,12 @@ int cmd_embed(int argc, char **argv)
     IjImageSet set = {0};
     float *X = NULL;
     rc = -1;
-    IjLoadOptions lo = {m.cfg.channels, 0};
+    IjLoadOptions lo = {.channels = m.cfg.channels};
     if (eval_pick_encoder(&m, encoder, &w) || ij_imageset_load_opts(&set, data, train, &lo)) goto done;
+    if (!train && !set.has_splits) {
+        ij_error("%s: class folders / tar shards have no test split: pass the held-out data as --data", data);
+        goto done;
+    }
     X = eval_embed(&m, w, &set, pool, batch, "embed");
     if (!X) goto done;
     char path[1100];

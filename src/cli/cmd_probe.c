@@ -64,11 +64,12 @@ out:
 int cmd_probe(int argc, char **argv)
 {
     const char *checkpoint = NULL, *data = "fashion-mnist", *encoder = "target", *pool_s = "last";
-    const char *out = NULL;
+    const char *out = NULL, *test_data = NULL;
     int seed = -1, batch = 256, baselines = 1;
     Option o[] = {
         {"checkpoint", OPT_STRING, &checkpoint, "safetensors checkpoint (a training run's, or a bare encoder)", 0, -1, NULL},
-        {"data", OPT_STRING, &data, "labelled data with train and test splits", 0, -1, NULL},
+        {"data", OPT_STRING, &data, "labelled training data: fashion-mnist or IDX files (with their test split), or class folders / tar shards", 0, -1, NULL},
+        {"test-data", OPT_STRING, &test_data, "labelled test data (required for class folders and tar shards, e.g. a held-out shard)", 0, -1, NULL},
         {"encoder", OPT_STRING, &encoder, "target or context", 0, -1, NULL},
         {"pool", OPT_STRING, &pool_s, "last (average of the final tokens) or last4 (4 last blocks)", 0, -1, NULL},
         {"out", OPT_STRING, &out, "folder for probe.json, probe.md, features/ (default: the checkpoint's folder)", 0, -1, NULL},
@@ -102,15 +103,33 @@ int cmd_probe(int argc, char **argv)
     IjImageSet tr = {0}, te = {0};
     IjReport rep = {0};
     rc = -1;
-    IjLoadOptions lo = {m.cfg.channels, 0};
-    if (ij_imageset_load_opts(&tr, data, 1, &lo) || ij_imageset_load_opts(&te, data, 0, &lo)) goto done;
+    IjLoadOptions lo = {.channels = m.cfg.channels};
+    if (ij_imageset_load_opts(&tr, data, 1, &lo)) goto done;
+    if (!test_data && !tr.has_splits) { /* folders and tar shards have no test split of their own */
+        ij_error("%s: class folders / tar shards have no test split: name held-out data with --test-data", data);
+        goto done;
+    }
+    if (ij_imageset_load_opts(&te, test_data ? test_data : data, 0, &lo)) goto done;
     if (!tr.labels || !te.labels) {
-        ij_error("%s: probing needs labels for both splits", data);
+        ij_error("%s: probing needs labels for both splits", tr.labels ? te.source : data);
+        goto done;
+    }
+    if (te.height != tr.height || te.width != tr.width) {
+        ij_error("%s: test images are %dx%d, training images %dx%d", te.source, te.width, te.height, tr.width,
+                 tr.height);
+        goto done;
+    }
+    int same_classes = !tr.class_names == !te.class_names && tr.num_classes == te.num_classes;
+    for (int i = 0; same_classes && tr.class_names && i < tr.num_classes; i++)
+        same_classes = !strcmp(tr.class_names[i], te.class_names[i]);
+    if (!same_classes) {
+        ij_error("%s: its classes differ from those of %s", te.source, tr.source);
         goto done;
     }
     int C = tr.num_classes > te.num_classes ? tr.num_classes : te.num_classes;
-    snprintf(rep.title, sizeof rep.title, "%s: %s encoder, %s pooling; %d train / %d test images of %s",
-             checkpoint, encoder, pool_s, tr.count, te.count, data);
+    snprintf(rep.title, sizeof rep.title, "%s: %s encoder, %s pooling; %d train images of %s / %d test images%s%s",
+             checkpoint, encoder, pool_s, tr.count, data, te.count, test_data ? " of " : "",
+             test_data ? test_data : "");
     if (save_labels(fdir, "labels_train", tr.labels, tr.count) ||
         save_labels(fdir, "labels_test", te.labels, te.count))
         goto done;

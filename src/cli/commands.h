@@ -7,5 +7,7 @@ int cmd_train(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_ablate(int argc, char **argv);
+int cmd_viz(int argc, char **argv);
 
 #endif

@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 
 #include "core/error.h"
+#include "dist/dist.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,8 @@ static const struct {
     {"embed", cmd_embed, "frozen features of a checkpoint as .npy files"},
     {"probe", cmd_probe, "linear probe, k-NN and low-shot evaluation beside raw-pixel and random-init baselines"},
     {"bench", cmd_bench, "training / feature-extraction throughput, GFLOP/s, fraction of sgemm peak, memory"},
+    {"ablate", cmd_ablate, "a grid of short pretrainings, one change each, with probes and collapse diagnostics"},
+    {"viz", cmd_viz, "pictures: masks over images, PCA of patch features, nearest patches to predictions"},
     {"info", cmd_info, "model shape, parameters, FLOPs, and a timed forward pass"},
 };
 
@@ -34,11 +37,27 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (strcmp(argv[1], commands[i].name) == 0) {
-            if (commands[i].run(argc, argv) == 0) return 0;
+        if (strcmp(argv[1], commands[i].name) != 0) continue;
+        /* Under mpirun every rank runs the command (src/dist); rank 0 alone prints,
+         * every rank reports its errors, and a failing rank ends the whole job. */
+        if (ij_dist_init(&argc, &argv)) {
             fprintf(stderr, "ijepa %s: %s\n", argv[1], ij_last_error());
             return 1;
         }
+        if (ij_dist_rank() > 0 && !freopen("/dev/null", "w", stdout)) {
+            fprintf(stderr, "ijepa %s: rank %d: cannot silence stdout\n", argv[1], ij_dist_rank());
+            ij_dist_abort(1);
+            return 1;
+        }
+        if (commands[i].run(argc, argv) == 0) {
+            ij_dist_finalize();
+            return 0;
+        }
+        if (ij_dist_size() > 1) fprintf(stderr, "ijepa %s: rank %d: %s\n", argv[1], ij_dist_rank(), ij_last_error());
+        else fprintf(stderr, "ijepa %s: %s\n", argv[1], ij_last_error());
+        fflush(stderr);
+        ij_dist_abort(1);
+        return 1;
     }
     fprintf(stderr, "ijepa: unknown command '%s' (see ijepa --help)\n", argv[1]);
     return 2;

@@ -16,11 +16,12 @@ void opt_print_help(const Option *opts, int nopts, const char *usage)
         const Option *o = &opts[i];
         char left[64], def[64] = "";
         snprintf(left, sizeof left, "--%s%s", o->name,
-                 o->type == OPT_INT ? " N" : o->type == OPT_FLOAT ? " X" : o->type == OPT_STRING ? " S" : o->type == OPT_PAIR ? " A,B" : "");
+                 o->type == OPT_INT ? " N" : o->type == OPT_FLOAT ? " X" : o->type == OPT_STRING ? " S" : o->type == OPT_PAIR ? " A,B" : o->type == OPT_SWITCH ? " on|off" : "");
         if (o->type == OPT_INT) snprintf(def, sizeof def, " (default %d)", *(int *)o->value);
         if (o->type == OPT_FLOAT) snprintf(def, sizeof def, " (default %g)", *(double *)o->value);
         if (o->type == OPT_PAIR)
             snprintf(def, sizeof def, " (default %g,%g)", ((double *)o->value)[0], ((double *)o->value)[1]);
+        if (o->type == OPT_SWITCH) snprintf(def, sizeof def, " (default %s)", *(int *)o->value ? "on" : "off");
         if (o->type == OPT_STRING && *(const char **)o->value)
             snprintf(def, sizeof def, " (default %s)", *(const char **)o->value);
         printf("  %-24s %s%s\n", left, o->help, def);
@@ -56,6 +57,11 @@ static int set_value(const Option *o, const char *v)
             return ij_error("--%s: %g,%g is out of range [%g, %g]", o->name, a, b, o->min, o->max);
         ((double *)o->value)[0] = a;
         ((double *)o->value)[1] = b;
+    } else if (o->type == OPT_SWITCH) {
+        int on = !strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1");
+        if (!on && strcmp(v, "off") && strcmp(v, "false") && strcmp(v, "0"))
+            return ij_error("--%s: '%s' is not on or off", o->name, v);
+        *(int *)o->value = on;
     } else if (o->type == OPT_STRING) {
         if (!*v) return ij_error("--%s: empty value", o->name);
         *(const char **)o->value = v;

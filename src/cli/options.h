@@ -5,12 +5,13 @@
 #ifndef IJEPA_CLI_OPTIONS_H
 #define IJEPA_CLI_OPTIONS_H
 
-typedef enum { OPT_INT, OPT_FLOAT, OPT_STRING, OPT_FLAG, OPT_PAIR } OptType;  /* PAIR: "a,b" into double[2] */
+/* PAIR: "a,b" into double[2]; SWITCH: on/off (also true/false, 1/0) into int 1/0 */
+typedef enum { OPT_INT, OPT_FLOAT, OPT_STRING, OPT_FLAG, OPT_PAIR, OPT_SWITCH } OptType;
 
 typedef struct {
     const char *name;     /* without the leading "--" */
     OptType type;
-    void *value;          /* int*, double*, const char**, int* (flag), double[2] (pair) */
+    void *value;          /* int*, double*, const char**, int* (flag), double[2] (pair), int* (switch) */
     const char *help;
     double min, max;      /* for OPT_INT / OPT_FLOAT (inclusive); ignored if min > max */
     int *seen;            /* optional: set to 1 when given on the command line */

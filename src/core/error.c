@@ -10,10 +10,15 @@ static _Thread_local char last_error[1024];
 
 int ij_error(const char *fmt, ...)
 {
+    /* Formatted aside first: an argument may be ij_last_error() itself
+     * (ij_error("%s: %s", path, ij_last_error()) adds a prefix), and
+     * vsnprintf into its own source is undefined. */
+    char msg[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(last_error, msg, sizeof msg);
     return -1;
 }
 

@@ -169,22 +169,29 @@ IjRng ij_augment_rng(uint64_t seed, uint64_t epoch, uint64_t sample_index)
     return ij_rng(ij_hash3(seed, IJ_RNG_AUGMENT, epoch), sample_index, IJ_RNG_AUGMENT);
 }
 
-void ij_augment_image(float *dst, const uint8_t *src, int src_h, int src_w, int src_c, const IjAugment *cfg,
-                      uint64_t seed, uint64_t epoch, uint64_t sample_index)
+void ij_augment_crop(const IjAugment *cfg, int src_h, int src_w, uint64_t seed, uint64_t epoch,
+                     uint64_t sample_index, IjCropBox *box, IjRng *rest)
 {
-    IJ_ASSERT(src_c == 1 || src_c == 3);
     IJ_ASSERT(src_h > 0 && src_w > 0 && cfg->out_size > 0);
     IjRng r = ij_augment_rng(seed, epoch, sample_index);
-    IjCropBox box = {0, 0, src_h, src_w};
+    *box = (IjCropBox){0, 0, src_h, src_w};
     if (cfg->random_crop)
-        ij_rrc_params(&r, src_h, src_w, cfg->scale[0], cfg->scale[1], cfg->ratio[0], cfg->ratio[1], &box);
+        ij_rrc_params(&r, src_h, src_w, cfg->scale[0], cfg->scale[1], cfg->ratio[0], cfg->ratio[1], box);
+    *rest = r;
+}
 
+void ij_augment_apply(float *dst, const uint8_t *src, int src_h, int src_w, int src_c, const IjAugment *cfg,
+                      const IjCropBox *box, IjRng *rest)
+{
+    IJ_ASSERT(src_c == 1 || src_c == 3);
+    IJ_ASSERT(box->height > 0 && box->width > 0 && box->top >= 0 && box->left >= 0);
+    IJ_ASSERT(box->top + box->height <= src_h && box->left + box->width <= src_w);
     /* Bilinear taps read the uint8 pixels in place (value / 255, the same
      * arithmetic as converting the crop first), so no scratch is needed. */
-    const int n = cfg->out_size, in_h = box.height, in_w = box.width;
+    const int n = cfg->out_size, in_h = box->height, in_w = box->width;
     const float sy = (float)in_h / (float)n, sx = (float)in_w / (float)n;
     const size_t cc = (size_t)src_c, stride = (size_t)src_w * cc;
-    const uint8_t *base = src + (size_t)box.top * stride + (size_t)box.left * cc;
+    const uint8_t *base = src + (size_t)box->top * stride + (size_t)box->left * cc;
     for (int c = 0; c < src_c; c++) {
         float *d = dst + (size_t)c * (size_t)n * (size_t)n;
         for (int y = 0; y < n; y++) {
@@ -205,6 +212,15 @@ void ij_augment_image(float *dst, const uint8_t *src, int src_h, int src_w, int 
         }
     }
 
-    if (cfg->hflip && ij_rng_uniform(&r) < 0.5) ij_hflip(dst, src_c, n, n);
+    if (cfg->hflip && ij_rng_uniform(rest) < 0.5) ij_hflip(dst, src_c, n, n);
     ij_normalize(dst, src_c, n * n, cfg->mean, cfg->std);
+}
+
+void ij_augment_image(float *dst, const uint8_t *src, int src_h, int src_w, int src_c, const IjAugment *cfg,
+                      uint64_t seed, uint64_t epoch, uint64_t sample_index)
+{
+    IjCropBox box;
+    IjRng rest;
+    ij_augment_crop(cfg, src_h, src_w, seed, epoch, sample_index, &box, &rest);
+    ij_augment_apply(dst, src, src_h, src_w, src_c, cfg, &box, &rest);
 }

@@ -96,8 +96,17 @@ IjRng ij_augment_rng(uint64_t seed, uint64_t epoch, uint64_t sample_index);
  * src is uint8, interleaved [H, W, 3] for src_c 3 or [H, W] for src_c 1;
  * dst is float [src_c, out_size, out_size]: crop (or whole image), bilinear
  * resize, optional flip, normalisation with cfg mean/std. cfg must pass
- * ij_augment_check (asserted loosely). Allocates a scratch copy of the crop. */
+ * ij_augment_check (asserted loosely). Allocates nothing. It is
+ * ij_augment_crop followed by ij_augment_apply: */
 void ij_augment_image(float *dst, const uint8_t *src, int src_h, int src_w, int src_c, const IjAugment *cfg,
                       uint64_t seed, uint64_t epoch, uint64_t sample_index);
+/* The crop box of (seed, epoch, sample_index) for an image of src_h x src_w,
+ * and the stream left for what follows (the flip). Needs no pixels, so a
+ * decoder can pick its scale from the box first. */
+void ij_augment_crop(const IjAugment *cfg, int src_h, int src_w, uint64_t seed, uint64_t epoch,
+                     uint64_t sample_index, IjCropBox *box, IjRng *rest);
+/* Resize of `box` of src to dst, the flip (drawn from *rest), normalisation. */
+void ij_augment_apply(float *dst, const uint8_t *src, int src_h, int src_w, int src_c, const IjAugment *cfg,
+                      const IjCropBox *box, IjRng *rest);
 
 #endif

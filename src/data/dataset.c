@@ -22,10 +22,17 @@
 
 /* ---- the builder ---- */
 
+static void out_of_memory(const char *where)
+{
+    fprintf(stderr, "ijepa: out of memory loading %s\n", where);
+    exit(1);
+}
+
 typedef struct {
     IjImageSet *s;
-    int channels, strict;
-    size_t cap;            /* images the pixel buffer holds */
+    int channels, strict, keep_files;
+    size_t cap;            /* images the pixel buffer (or file_off / file_hw) holds */
+    size_t files_cap;      /* bytes s->files holds (keep_files) */
     size_t image_bytes;    /* h * w * c, set by the first image */
     char first[1024];      /* the first image's name, for size mismatch messages */
     char **classes;        /* names in order of first appearance */
@@ -41,8 +48,7 @@ static void builder_free(Builder *b)
     for (int i = 0; i < b->nclasses; i++) free(b->classes[i]);
     free(b->classes);
     free(b->raw);
-    free(b->s->pixels);
-    memset(b->s, 0, sizeof *b->s);
+    ij_imageset_free(b->s);
 }
 
 /* Index of class `name` (n bytes), added when new. Files come grouped by class,
@@ -94,9 +100,14 @@ static int add_image(Builder *b, const uint8_t *data, size_t size, const char *n
         snprintf(b->first, sizeof b->first, "%s", name);
     } else if (im.height != s->height || im.width != s->width) {
         int h = im.height, w = im.width;
-        ij_image_free(&im);
-        return ij_error("%s: image is %dx%d (width x height) but %s is %dx%d; all images must have the same size",
-                        name, w, h, b->first, s->width, s->height);
+        if (b->keep_files) {
+            s->height = s->width = 0; /* sizes differ: fine when decoding on use */
+        } else {
+            ij_image_free(&im);
+            return ij_error("%s: image is %dx%d (width x height) but %s is %dx%d; all images must have the same "
+                            "size (or decode per batch: train --decode per-batch)",
+                            name, w, h, b->first, s->width, s->height);
+        }
     }
     if (s->count == 0x7fffffff) {
         ij_image_free(&im);
@@ -104,16 +115,37 @@ static int add_image(Builder *b, const uint8_t *data, size_t size, const char *n
     }
     if ((size_t)s->count == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 256;
-        uint8_t *grown = realloc(s->pixels, b->cap * b->image_bytes);
         int *graw = realloc(b->raw, sizeof(int) * b->cap);
-        if (!grown || !graw) {
-            fprintf(stderr, "ijepa: out of memory loading %s\n", b->where);
-            exit(1);
-        }
-        s->pixels = grown;
+        if (!graw) out_of_memory(b->where);
         b->raw = graw;
+        if (b->keep_files) {
+            size_t *goff = realloc(s->file_off, sizeof(size_t) * (b->cap + 1));
+            int *ghw = realloc(s->file_hw, sizeof(int) * 2 * b->cap);
+            if (!goff || !ghw) out_of_memory(b->where);
+            s->file_off = goff;
+            s->file_hw = ghw;
+            if (s->count == 0) s->file_off[0] = 0;
+        } else {
+            uint8_t *grown = realloc(s->pixels, b->cap * b->image_bytes);
+            if (!grown) out_of_memory(b->where);
+            s->pixels = grown;
+        }
     }
-    memcpy(s->pixels + (size_t)s->count * b->image_bytes, im.pixels, b->image_bytes);
+    if (b->keep_files) {
+        size_t at = s->file_off[s->count];
+        if (at + size > b->files_cap) {
+            b->files_cap = 2 * (at + size) + 4096;
+            uint8_t *grown = realloc(s->files, b->files_cap);
+            if (!grown) out_of_memory(b->where);
+            s->files = grown;
+        }
+        memcpy(s->files + at, data, size);
+        s->file_off[s->count + 1] = at + size;
+        s->file_hw[2 * s->count] = im.height;
+        s->file_hw[2 * s->count + 1] = im.width;
+    } else {
+        memcpy(s->pixels + (size_t)s->count * b->image_bytes, im.pixels, b->image_bytes);
+    }
     b->raw[s->count] = labeled ? class_index(b, cls, n) : -1;
     s->count++;
     ij_image_free(&im);
@@ -131,9 +163,13 @@ static int builder_finish(Builder *b)
             return ij_error("%s: none of its %d image files could be decoded", b->where, s->skipped);
         return ij_error("%s: no .jpg/.jpeg/.png images", b->where);
     }
-    if (b->cap > (size_t)s->count) {
+    if (b->cap > (size_t)s->count && s->pixels) {
         uint8_t *shrunk = realloc(s->pixels, (size_t)s->count * b->image_bytes);
         if (shrunk) s->pixels = shrunk;
+    }
+    if (s->files && b->files_cap > s->file_off[s->count]) {
+        uint8_t *shrunk = realloc(s->files, s->file_off[s->count]);
+        if (shrunk) s->files = shrunk;
     }
     if (b->labeled == 1) {
         int n = b->nclasses;
@@ -388,6 +424,7 @@ static int load_idx(IjImageSet *s, const char *spec, int train, int channels)
     s->height = d.rows;
     s->width = d.cols;
     s->channels = 1;
+    s->has_splits = 1;
     s->pixels = d.pixels;
     s->num_classes = d.classes;
     if (channels == 3) {
@@ -437,7 +474,7 @@ static int looks_like_tar(const char *path)
 int ij_imageset_load_opts(IjImageSet *s, const char *spec, int train, const IjLoadOptions *o)
 {
     memset(s, 0, sizeof *s);
-    IjLoadOptions def = {0, 0};
+    IjLoadOptions def = {0, 0, 0};
     if (!o) o = &def;
     if (o->channels != 0 && o->channels != 1 && o->channels != 3)
         return ij_error("%s: asked for %d channels (1 or 3)", spec, o->channels);
@@ -455,8 +492,8 @@ int ij_imageset_load_opts(IjImageSet *s, const char *spec, int train, const IjLo
         }
         return 0;
     }
-    Builder b = {.s = s, .channels = o->channels ? o->channels : 3, .strict = o->strict, .last_class = -1,
-                 .labeled = -1, .where = spec};
+    Builder b = {.s = s, .channels = o->channels ? o->channels : 3, .strict = o->strict,
+                 .keep_files = o->keep_files, .last_class = -1, .labeled = -1, .where = spec};
     int rc = tar ? load_shards(&b, spec) : load_folder(&b, spec);
     if (!rc) rc = builder_finish(&b);
     if (rc) {
@@ -469,9 +506,21 @@ int ij_imageset_load_opts(IjImageSet *s, const char *spec, int train, const IjLo
 
 int ij_imageset_load(IjImageSet *s, const char *spec, int train) { return ij_imageset_load_opts(s, spec, train, NULL); }
 
+int ij_imageset_decode(const IjImageSet *s, int i, int min_side, IjImage *out)
+{
+    IJ_ASSERT(s->files && i >= 0 && i < s->count);
+    char name[1100];
+    snprintf(name, sizeof name, "%s: image %d", s->source, i);
+    return ij_image_decode(out, s->files + s->file_off[i], s->file_off[i + 1] - s->file_off[i], s->channels,
+                           min_side, name);
+}
+
 void ij_imageset_free(IjImageSet *s)
 {
     free(s->pixels);
+    free(s->files);
+    free(s->file_off);
+    free(s->file_hw);
     free(s->labels);
     if (s->class_names)
         for (int i = 0; i < s->num_classes; i++) free(s->class_names[i]);

@@ -20,27 +20,58 @@ static const char *gz_message(gzFile f, const char *path, int *err)
     return msg && msg[0] ? msg : "unknown error";
 }
 
-/* Reads exactly n bytes of `what`; errors for gzip corruption and short files. */
-static int read_exact(gzFile f, const char *path, void *buf, size_t n, const char *what)
+/* Reads up to n bytes into buf, *got of them (fewer only at the end of the
+ * data); -1 with a message on gzip corruption. */
+static int read_upto(gzFile f, const char *path, void *buf, size_t n, size_t *got)
 {
-    size_t got = 0;
-    while (got < n) {
-        size_t left = n - got;
+    *got = 0;
+    while (*got < n) {
+        size_t left = n - *got;
         unsigned chunk = left > (1u << 30) ? (1u << 30) : (unsigned)left;
-        int r = gzread(f, (char *)buf + got, chunk);
+        int r = gzread(f, (char *)buf + *got, chunk);
         int err;
         if (r < 0) return ij_error("%s: corrupt gzip data (%s)", path, gz_message(f, path, &err));
         if (r == 0) break;
-        got += (size_t)r;
-    }
-    if (got < n) {
-        int err;
-        const char *msg = gz_message(f, path, &err);
-        if (err == Z_BUF_ERROR)
-            return ij_error("%s: truncated gzip stream (%s) after %zu of %zu bytes of %s", path, msg, got, n, what);
-        return ij_error("%s: file too short: %zu of %zu bytes of %s", path, got, n, what);
+        *got += (size_t)r;
     }
     return 0;
+}
+
+/* The error for a file that ended after `got` of the n bytes of `what`. */
+static int short_read(gzFile f, const char *path, size_t got, size_t n, const char *what)
+{
+    int err;
+    const char *msg = gz_message(f, path, &err);
+    if (err == Z_BUF_ERROR)
+        return ij_error("%s: truncated gzip stream (%s) after %zu of %zu bytes of %s", path, msg, got, n, what);
+    return ij_error("%s: file too short: %zu of %zu bytes of %s", path, got, n, what);
+}
+
+/* Reads exactly n bytes of `what`; errors for gzip corruption and short files. */
+static int read_exact(gzFile f, const char *path, void *buf, size_t n, const char *what)
+{
+    size_t got;
+    if (read_upto(f, path, buf, n, &got)) return -1;
+    return got < n ? short_read(f, path, got, n, what) : 0;
+}
+
+/* Reads the n bytes of `what` into a new buffer *data that grows (doubling
+ * from 1 MiB) with the bytes actually read: a header cannot make us allocate
+ * more than about twice what the file holds (16 bytes announcing 2^36 bytes of
+ * pixels cost 1 MiB before they are found short). */
+static int read_data(gzFile f, const char *path, uint8_t **data, size_t n, const char *what)
+{
+    size_t got = 0, cap = 0;
+    while (got == cap && cap < n) {
+        cap = cap == 0 ? (n < ((size_t)1 << 20) ? n : (size_t)1 << 20) : cap > n / 2 ? n : 2 * cap;
+        uint8_t *p = realloc(*data, cap);
+        if (!p) return ij_error("%s: out of memory for %zu bytes of %s", path, cap, what);
+        *data = p;
+        size_t r;
+        if (read_upto(f, path, *data + got, cap - got, &r)) return -1;
+        got += r;
+    }
+    return got < n ? short_read(f, path, got, n, what) : 0;
 }
 
 static uint32_t be32(const uint8_t *p)
@@ -82,12 +113,7 @@ static int read_idx(const char *path, int ndim, uint32_t dims[3], uint8_t **data
         ij_error("%s: %zu bytes of data is more than this reader accepts (2^36)", path, total);
         goto done;
     }
-    *data = malloc(total);
-    if (!*data) {
-        ij_error("%s: out of memory for %zu bytes", path, total);
-        goto done;
-    }
-    if (read_exact(f, path, *data, total, ndim == 3 ? "pixels" : "labels") != 0) goto done;
+    if (read_data(f, path, data, total, ndim == 3 ? "pixels" : "labels") != 0) goto done;
     /* Nothing may follow the data (a 0-byte read also completes the gzip CRC check). */
     int r = gzread(f, &probe, 1), err;
     if (r < 0) {

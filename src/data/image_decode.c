@@ -4,7 +4,8 @@
  * call, which frees what it allocated and returns -1 with the library's
  * message. Everything that changes after setjmp lives in a context struct
  * owned by the caller of the function that calls setjmp, so it is still valid
- * after longjmp. Sides are limited to 65535 (JPEG's own limit is 65500). */
+ * after longjmp. Sides are limited to 65535 (JPEG's own limit is 65500), the
+ * area to IJ_IMAGE_MAX_PIXELS. */
 #include "data/image_decode.h"
 
 #include "core/error.h"
@@ -59,6 +60,15 @@ static void ctx_free(DecodeCtx *c)
     free(c->tmp);
     free(c->row);
     c->pixels = c->tmp = c->row = NULL;
+}
+
+/* 1 (with the message) when the header declares more than IJ_IMAGE_MAX_PIXELS. */
+static int ctx_too_big(DecodeCtx *c, unsigned long w, unsigned long h)
+{
+    if ((unsigned long long)w * h <= IJ_IMAGE_MAX_PIXELS) return 0;
+    snprintf(c->msg, sizeof c->msg, "header declares %lu x %lu pixels, more than the limit of %llu", w, h,
+             IJ_IMAGE_MAX_PIXELS);
+    return 1;
 }
 
 /* Allocates the output (and tmp when a conversion is needed). */
@@ -153,6 +163,10 @@ static int decode_jpeg(DecodeCtx *c, struct jpeg_decompress_struct *cinfo, JpegE
     jpeg_create_decompress(cinfo);
     jpeg_mem_src(cinfo, data, (unsigned long)size);
     jpeg_read_header(cinfo, TRUE);
+    if (ctx_too_big(c, cinfo->image_width, cinfo->image_height)) {
+        jpeg_destroy_decompress(cinfo);
+        return -1;
+    }
     int cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
     if (cinfo->jpeg_color_space == JCS_GRAYSCALE)
         cinfo->out_color_space = JCS_GRAYSCALE;
@@ -242,8 +256,17 @@ static int decode_png(DecodeCtx *c, PngSrc *src, png_structp *pp, png_infop *ip,
         return -1;
     }
     png_set_user_limits(*pp, 65535, 65535);
+    /* Ancillary chunks but tRNS (text, ICC, gAMA, sPLT, ...) are skipped
+     * unread: nothing here uses them, and libpng would otherwise buffer one of
+     * whatever length its header claims ("chunk data is too large" is only a
+     * warning in release builds of libpng). */
+    png_set_keep_unknown_chunks(*pp, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
     png_set_read_fn(*pp, src, png_read_mem);
     png_read_info(*pp, *ip);
+    if (ctx_too_big(c, png_get_image_width(*pp, *ip), png_get_image_height(*pp, *ip))) {
+        png_destroy_read_struct(pp, ip, NULL);
+        return -1;
+    }
     png_set_expand(*pp);      /* palette -> RGB, 1/2/4-bit gray -> 8-bit, tRNS -> alpha */
     png_set_strip_16(*pp);    /* high byte, as Pillow */
     png_set_strip_alpha(*pp); /* dropped, not composited */

@@ -15,7 +15,9 @@
  *                R = (255 - C)(255 - K) / 255 (inverted Adobe storage handled).
  * Corrupt or truncated data is an error (-1, message naming `name`), never an
  * exit: libjpeg's "premature end" and corrupt-data warnings count as errors,
- * except "extraneous bytes before marker", which loses no pixels.
+ * except "extraneous bytes before marker", which loses no pixels. So is a
+ * header that declares more than IJ_IMAGE_MAX_PIXELS, checked before anything
+ * is allocated: a few damaged bytes cannot ask for gigabytes.
  */
 #ifndef IJEPA_DATA_IMAGE_DECODE_H
 #define IJEPA_DATA_IMAGE_DECODE_H
@@ -24,6 +26,10 @@
 #include <stdint.h>
 
 typedef enum { IJ_IMAGE_UNKNOWN = 0, IJ_IMAGE_JPEG, IJ_IMAGE_PNG } IjImageFormat;
+
+/* Width x height above which a file is refused: Pillow's decompression-bomb
+ * error threshold (2 * Image.MAX_IMAGE_PIXELS, about 13377 x 13377). */
+#define IJ_IMAGE_MAX_PIXELS 178956970ull
 
 typedef struct {
     int height, width, channels;

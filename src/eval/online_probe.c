@@ -10,18 +10,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void take(IjImageSet *dst, const IjImageSet *src, const int *idx, int n)
+/* Copies images idx[0..n) of src as pixels (decoding a keep_files set). */
+static int take(IjImageSet *dst, const IjImageSet *src, const int *idx, int n)
 {
     *dst = *src;
     dst->class_names = NULL; /* owned by src */
+    dst->files = NULL;
+    dst->file_off = NULL;
+    dst->file_hw = NULL;
     size_t img = (size_t)src->height * src->width * src->channels;
     dst->count = n;
     dst->pixels = ij_malloc(img * (size_t)n);
     dst->labels = ij_malloc(sizeof(int) * (size_t)n);
     for (int i = 0; i < n; i++) {
-        memcpy(dst->pixels + img * i, ij_imageset_image(src, idx[i]), img);
         dst->labels[i] = src->labels[idx[i]];
+        if (src->pixels) {
+            memcpy(dst->pixels + img * i, ij_imageset_image(src, idx[i]), img);
+            continue;
+        }
+        IjImage im;
+        if (ij_imageset_decode(src, idx[i], 0, &im)) return -1;
+        memcpy(dst->pixels + img * i, im.pixels, img);
+        ij_image_free(&im);
     }
+    return 0;
 }
 
 int ij_online_probe_init(IjOnlineProbe *p, const IjImageSet *train, int n_fit, int n_held, uint64_t seed)
@@ -30,6 +42,8 @@ int ij_online_probe_init(IjOnlineProbe *p, const IjImageSet *train, int n_fit, i
     if (!train->labels) return ij_error("%s: the online probe needs labels", train->source);
     if (n_fit + n_held > train->count)
         return ij_error("online probe wants %d + %d images, the data has %d", n_fit, n_held, train->count);
+    if (train->height == 0)
+        return ij_error("%s: images differ in size; the online probe needs one size", train->source);
     int *perm = ij_malloc(sizeof(int) * (size_t)train->count);
     for (int i = 0; i < train->count; i++) perm[i] = i;
     IjRng r = ij_rng(seed, 0x0b5e, 0);
@@ -38,10 +52,11 @@ int ij_online_probe_init(IjOnlineProbe *p, const IjImageSet *train, int n_fit, i
         perm[i] = perm[j];
         perm[j] = t;
     }
-    take(&p->fit, train, perm, n_fit);
-    take(&p->held, train, perm + n_fit, n_held);
+    int rc = take(&p->fit, train, perm, n_fit);
+    if (!rc) rc = take(&p->held, train, perm + n_fit, n_held);
     free(perm);
-    return 0;
+    if (rc) ij_online_probe_free(p);
+    return rc;
 }
 
 void ij_online_probe_free(IjOnlineProbe *p)

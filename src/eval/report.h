@@ -15,7 +15,7 @@ typedef struct {
 } IjReportRow;
 
 typedef struct {
-    char title[256];
+    char title[512];
     IjReportRow rows[8];
     int nrows;
 } IjReport;

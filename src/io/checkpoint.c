@@ -36,6 +36,9 @@ int ij_config_from_meta(const StFile *f, IjConfig *c)
     if ((r = meta_int(f, "mlp_dim", &c->mlp_dim, 0)) < 0) return -1;
     if (r == 1) {
         if (meta_int(f, "mlp_ratio", &ratio, 0) < 0) return -1;
+        if ((long long)ratio * c->embed_dim > 1 << 20)
+            return ij_error("%s: metadata mlp_ratio %d times embed_dim %d is more than %d", f->path, ratio,
+                            c->embed_dim, 1 << 20);
         c->mlp_dim = ratio * c->embed_dim;
     }
     if ((r = meta_int(f, "pred_mlp_dim", &c->pred_mlp_dim, 0)) < 0) return -1;

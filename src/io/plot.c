@@ -655,3 +655,42 @@ uint32_t ij_plot_color(int i)
                                        0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22, 0x17becf};
     return tab10[((i % 10) + 10) % 10];
 }
+
+/* ---- plain pictures ----------------------------------------------------------------------------- */
+
+IjCanvas ij_canvas_new(int w, int h, uint32_t bg)
+{
+    IJ_ASSERT(w > 0 && h > 0);
+    IjCanvas im = {ij_malloc((size_t)w * (size_t)h * 3), w, h};
+    for (size_t i = 0; i < (size_t)w * (size_t)h; i++) {
+        im.px[3 * i] = (uint8_t)(bg >> 16), im.px[3 * i + 1] = (uint8_t)(bg >> 8), im.px[3 * i + 2] = (uint8_t)bg;
+    }
+    return im;
+}
+
+void ij_canvas_free(IjCanvas *im)
+{
+    free(im->px);
+    im->px = NULL;
+}
+
+void ij_canvas_fill(IjCanvas *im, int x0, int y0, int x1, int y1, uint32_t rgb, double alpha)
+{
+    Image t = {im->px, im->w, im->h};
+    for (int y = y0 < 0 ? 0 : y0; y < y1 && y < im->h; y++)
+        for (int x = x0 < 0 ? 0 : x0; x < x1 && x < im->w; x++) blend(&t, x, y, rgb, alpha);
+}
+
+void ij_canvas_text(IjCanvas *im, int x, int y, const char *s, int scale, uint32_t rgb)
+{
+    Image t = {im->px, im->w, im->h};
+    draw_text(&t, x, y, s, scale, rgb);
+}
+
+int ij_canvas_text_width(const char *s, int scale) { return text_width(s, scale); }
+
+int ij_canvas_png(const char *path, const IjCanvas *im)
+{
+    Image t = {im->px, im->w, im->h};
+    return write_png_atomic(path, &t);
+}

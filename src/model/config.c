@@ -42,6 +42,9 @@ int ij_config_validate(const IjConfig *c)
     if (c->patch_size < 1 || c->img_size < c->patch_size || c->img_size % c->patch_size)
         return ij_error("image size %d is not a positive multiple of patch size %d", c->img_size,
                         c->patch_size);
+    if (c->patch_size > 4096 || ij_grid(c) > 4096) /* keeps ij_num_patches and ij_patch_dim inside int */
+        return ij_error("image size %d with patch %d is too large (at most 4096 pixels per patch side and 4096 "
+                        "patches per image side)", c->img_size, c->patch_size);
     if (ij_num_patches(c) < 2) return ij_error("image size %d with patch %d gives fewer than 2 patches", c->img_size, c->patch_size);
     if (c->num_heads < 1) return ij_error("heads must be positive, got %d", c->num_heads);
     if (c->embed_dim < 4 || c->embed_dim % 4 || c->embed_dim % c->num_heads)

@@ -45,6 +45,13 @@ void ij_encoder_forward_context(IjModel *m, const float *images, const IjMasks *
                       m->enc.norm_w, m->enc.norm_b, T, D, LN_EPS);
 }
 
+/* After block l's backward its gradients, and those of every later tensor, are final. */
+static void block_grads_done(void *ctx, int l, const float *dx)
+{
+    IjModel *m = ctx;
+    m->grads_ready(m->grads_ready_ctx, (size_t)(m->genc.blocks[l].norm1_w - m->grads));
+}
+
 void ij_encoder_backward_context(IjModel *m, float *dctx_out, const IjMasks *mk)
 {
     const IjConfig *c = &m->cfg;
@@ -56,7 +63,8 @@ void ij_encoder_backward_context(IjModel *m, float *dctx_out, const IjMasks *mk)
     layernorm_backward_acc(dx, m->genc.norm_w, m->genc.norm_b, dctx_out, xl,
                            (const float *)m->b_ctx_mean.p, (const float *)m->b_ctx_rstd.p,
                            m->enc.norm_w, T, D);
-    ij_stack_backward(s, m->enc.blocks, m->genc.blocks, dx, mk->ctx_off, B);
+    ij_stack_backward_observed(s, m->enc.blocks, m->genc.blocks, dx, mk->ctx_off, B,
+                               m->grads_ready ? block_grads_done : NULL, m);
     /* The patches of the context tokens are still in b_patches (the target
      * encoder runs before the context encoder in a step). */
     linear_backward(NULL, m->genc.patch_w, m->genc.patch_b, dx, (const float *)m->b_patches.p,

@@ -7,8 +7,14 @@
 
 float ij_loss(IjLossKind kind, const float *pred, const float *target, float *dpred, size_t n)
 {
+    return ij_loss_part(kind, pred, target, dpred, n, n);
+}
+
+float ij_loss_part(IjLossKind kind, const float *pred, const float *target, float *dpred, size_t n,
+                   size_t denom)
+{
     double sum = 0.0;
-    float inv_n = 1.0f / (float)n;
+    float inv_n = 1.0f / (float)denom;
     for (size_t i = 0; i < n; i++) {
         float d = pred[i] - target[i];
         if (kind == IJ_LOSS_L2) {
@@ -20,5 +26,5 @@ float ij_loss(IjLossKind kind, const float *pred, const float *target, float *dp
             if (dpred) dpred[i] = (a < 1.0f ? d : (d > 0 ? 1.0f : -1.0f)) * inv_n;
         }
     }
-    return (float)(sum / (double)n);
+    return (float)(sum / (double)denom);
 }

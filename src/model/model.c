@@ -89,11 +89,12 @@ float ij_model_step(IjModel *m, const float *images, const IjMasks *mk, int grad
     ij_predictor_forward(m, mk);
     size_t n = (size_t)m->n_tgt * m->cfg.embed_dim;
     float *dpreds = grads_wanted ? IJ_BUF_F(&m->b_dpreds, n) : NULL;
-    float loss = ij_loss(m->loss_kind, m->preds, m->targets, dpreds, n);
+    float loss = ij_loss_part(m->loss_kind, m->preds, m->targets, dpreds, n, m->loss_denom ? m->loss_denom : n);
     double t3 = ij_now();
     if (grads_wanted) {
         memset(m->grads, 0, sizeof(float) * m->tab.n_total);
         float *dctx = ij_predictor_backward(m, dpreds, mk);
+        if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, m->tab.n_encoder);
         ij_encoder_backward_context(m, dctx, mk);
     }
     double t4 = ij_now();

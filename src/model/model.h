@@ -35,6 +35,16 @@ typedef struct {
     IjPredictorW pred, gpred;      /* params, grads views of the predictor */
     IjLossKind loss_kind;
     int target_norm;               /* LayerNorm (no affine, eps 1e-5) on targets; 1 = official */
+    /* Data parallelism (src/dist). loss_denom: how many elements the loss is averaged over;
+     * 0 = this step's own (n_tgt * D). A rank holding part of a global batch sets the
+     * batch's total, so that the sum of the ranks' losses and gradients is the loss and
+     * gradient of the whole batch (exactly, however ragged the masks). grads_ready, when
+     * set, is called from the calling thread during backward each time the suffix
+     * grads[lo, n_total) is final: after the predictor, then after each encoder block
+     * (so an allreduce of those gradients can overlap the rest of the backward pass). */
+    size_t loss_denom;
+    void (*grads_ready)(void *ctx, size_t lo);
+    void *grads_ready_ctx;
     /* Wall time of the phases of the last step, in seconds. */
     struct { double target, context, predictor, backward; } time;
 
@@ -73,5 +83,9 @@ void ij_predictor_forward(IjModel *m, const IjMasks *masks);
 float *ij_predictor_backward(IjModel *m, const float *dpreds, const IjMasks *masks);
 /* Loss between m->preds and m->targets; writes d(loss)/d(preds) into dpreds when not NULL. */
 float ij_loss(IjLossKind kind, const float *pred, const float *target, float *dpred, size_t n);
+/* The same over n elements, but averaged over denom (the sum over denom/n-sized parts of a
+ * batch is then the loss of the whole batch). ij_loss(..., n) == ij_loss_part(..., n, n). */
+float ij_loss_part(IjLossKind kind, const float *pred, const float *target, float *dpred, size_t n,
+                   size_t denom);
 
 #endif

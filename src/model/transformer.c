@@ -112,6 +112,12 @@ float *ij_stack_forward_observed(IjStack *s, const IjBlockW *w, const int *seg_o
 void ij_stack_backward(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, const int *seg_off,
                        int nseg)
 {
+    ij_stack_backward_observed(s, w, gw, dx, seg_off, nseg, NULL, NULL);
+}
+
+void ij_stack_backward_observed(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, const int *seg_off,
+                                int nseg, IjLayerObserver observe, void *ctx)
+{
     IJ_ASSERT(s->train);
     int T = seg_off[nseg], D = s->D, H = s->H;
     size_t stride = s->cap_rows * (size_t)D;
@@ -133,5 +139,6 @@ void ij_stack_backward(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, c
         linear_backward(s->dln, gl->qkv_w, gl->qkv_b, s->dqkv, c->ln1, wl->qkv_w, T, D, 3 * D);
         layernorm_backward_acc(dx, gl->norm1_w, gl->norm1_b, s->dln, x, c->mean1, c->rstd1,
                                wl->norm1_w, T, D);
+        if (observe) observe(ctx, l, dx);
     }
 }

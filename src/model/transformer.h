@@ -55,5 +55,9 @@ float *ij_stack_forward_observed(IjStack *s, const IjBlockW *w, const int *seg_o
  * Parameter gradients are accumulated into gw. Needs a train stack. */
 void ij_stack_backward(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, const int *seg_off,
                        int nseg);
+/* The same, calling observe(ctx, l, dx) after block l, when gw[l] is final and dx holds the
+ * gradient w.r.t. block l's input. */
+void ij_stack_backward_observed(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, const int *seg_off,
+                                int nseg, IjLayerObserver observe, void *ctx);
 
 #endif

@@ -1,4 +1,5 @@
-/* masks.c: multi-block mask sampler, official and fixed modes (see masks.h).
+/* masks.c: mask sampler: multi-block (official, fixed), single block, random
+ * tokens and rasterized quadrants (see masks.h).
  *
  * Lists are first written at a stride of N per sequence (context of sample b
  * at b*N, target (i, b) at (i*batch + b)*N), then packed in place: a packed
@@ -36,7 +37,36 @@ void ij_mask_params_default(IjMaskParams *p, int grid, int batch)
         .min_keep = 10,
         .allow_overlap = 0,
         .seed = 0,
+        .target_ratio = 0.6,
     };
+}
+
+static const struct {
+    const char *name, *what;
+} modes[IJ_MASK_MODES] = {
+    {"official", "reference collator: block sizes per batch, last row/column never masked, lists truncated to "
+                 "the batch minimum"},
+    {"fixed", "corrected multi-block sampler: sizes per image, every row and column reachable, ragged lists"},
+    {"block", "one large target block (target_ratio of the image), context = the rest"},
+    {"random", "one target of random tokens (target_ratio of the image), context = the rest"},
+    {"raster", "rasterized: one quadrant is the context, the other three quadrants are three targets"},
+};
+
+const char *ij_mask_mode_name(IjMaskMode mode)
+{
+    return (int)mode >= 0 && (int)mode < IJ_MASK_MODES ? modes[mode].name : NULL;
+}
+
+const char *ij_mask_mode_describe(IjMaskMode mode)
+{
+    return (int)mode >= 0 && (int)mode < IJ_MASK_MODES ? modes[mode].what : "unknown mode";
+}
+
+int ij_mask_mode_parse(const char *name, IjMaskMode *mode)
+{
+    for (int i = 0; i < IJ_MASK_MODES; i++)
+        if (strcmp(name, modes[i].name) == 0) return *mode = (IjMaskMode)i, 0;
+    return ij_error("unknown mask mode '%s' (official, fixed, block, random or raster)", name);
 }
 
 static int check_range(const char *what, const double v[2], double lo, double hi)
@@ -65,10 +95,42 @@ static int smallest_block(const char *what, const double scale[2], const double 
     return 0;
 }
 
+/* Checks of the complement modes; the number of targets they make into *T. */
+static int complement_check(const IjMaskParams *p, int *T)
+{
+    const int G = p->grid, N = G * G;
+    if (p->allow_overlap)
+        return ij_error("masks: allow_overlap has no meaning in %s mode (the context is the complement of the "
+                        "targets)", ij_mask_mode_name(p->mode));
+    *T = p->mode == IJ_MASKS_RASTER ? 3 : 1;
+    if (p->mode == IJ_MASKS_RASTER) {
+        int small = (G / 2) * (G / 2);
+        if (small <= p->min_keep)
+            return ij_error("masks: raster mode: the smallest quadrant of a %dx%d grid has %d patches, not more "
+                            "than min_keep %d", G, G, small, p->min_keep);
+        return 0;
+    }
+    if (!(p->target_ratio > 0 && p->target_ratio < 1))
+        return ij_error("masks: target ratio %g must be in (0, 1)", p->target_ratio);
+    for (int k = 0; k < (p->mode == IJ_MASKS_BLOCK ? 65536 : 1); k++) {
+        int h = 0, w = 0, n = (int)((double)N * p->target_ratio);
+        if (p->mode == IJ_MASKS_BLOCK) {
+            double ratio[2] = {p->target_ratio, p->target_ratio};
+            ij_mask_block_size(&h, &w, k / 65536.0, ratio, p->tgt_aspect, G, G);
+            n = h * w;
+        }
+        if (n <= p->min_keep || N - n <= p->min_keep)
+            return ij_error("masks: %s mode: a target of %d of %d patches leaves the target or its complement "
+                            "(the context) with no more than min_keep %d patches; change the target ratio %g or "
+                            "min_keep", ij_mask_mode_name(p->mode), n, N, p->min_keep, p->target_ratio);
+    }
+    return 0;
+}
+
 int ij_mask_sampler_init(IjMaskSampler *s, const IjMaskParams *p)
 {
     memset(s, 0, sizeof *s);
-    if (p->mode != IJ_MASKS_OFFICIAL && p->mode != IJ_MASKS_FIXED) return ij_error("masks: unknown mode %d", p->mode);
+    if (!ij_mask_mode_name(p->mode)) return ij_error("masks: unknown mode %d", p->mode);
     if (p->grid < 2 || p->grid > 1024) return ij_error("masks: grid %d must be in [2, 1024]", p->grid);
     if (p->batch < 1) return ij_error("masks: batch %d must be at least 1", p->batch);
     if (p->num_targets < 1 || p->num_targets > 64)
@@ -79,14 +141,19 @@ int ij_mask_sampler_init(IjMaskSampler *s, const IjMaskParams *p)
         return -1;
     /* Fail early when some draw would make a block that never keeps more than
      * min_keep patches (ij_mask_sample still checks every block it makes). */
-    int cap = p->mode == IJ_MASKS_OFFICIAL ? p->grid - 1 : p->grid;
-    if (smallest_block("target", p->tgt_scale, p->tgt_aspect, p->grid, cap, p->min_keep) ||
-        smallest_block("context", p->ctx_scale, p->ctx_aspect, p->grid, cap, p->min_keep))
+    int cap = p->mode == IJ_MASKS_OFFICIAL ? p->grid - 1 : p->grid, T = p->num_targets;
+    if (p->mode >= IJ_MASKS_BLOCK) {
+        if (complement_check(p, &T)) return -1;
+    } else if (smallest_block("target", p->tgt_scale, p->tgt_aspect, p->grid, cap, p->min_keep) ||
+               smallest_block("context", p->ctx_scale, p->ctx_aspect, p->grid, cap, p->min_keep)) {
         return -1;
+    }
     size_t n = (size_t)p->grid * (size_t)p->grid;
-    size_t seqs = (size_t)p->num_targets * (size_t)p->batch;
+    size_t seqs = (size_t)T * (size_t)p->batch;
     if (seqs * n > INT_MAX) return ij_error("masks: %zu target sequences of %zu patches overflow int offsets", seqs, n);
     s->p = *p;
+    s->p.num_targets = T;
+    p = &s->p;
     s->ctx_idx = ij_malloc(sizeof(int) * (size_t)p->batch * n);
     s->ctx_off = ij_malloc(sizeof(int) * ((size_t)p->batch + 1));
     s->tgt_idx = ij_malloc(sizeof(int) * seqs * n);
@@ -201,6 +268,47 @@ static int sample_one(IjMaskSampler *s, IjRng *rng, int b, const int sz[4])
     return relaxed;
 }
 
+/* Complement modes, sample b: marks every patch with the target it belongs to
+ * (-1: none), then writes the staged lists in raster order. No allocation:
+ * the marks live in the sample's context slot, which is written last and
+ * only at or below the position being read. */
+static void sample_complement(IjMaskSampler *s, IjRng *rng, int b)
+{
+    const IjMaskParams *p = &s->p;
+    const int G = p->grid, N = G * G, B = p->batch;
+    int *mark = s->ctx_idx + (size_t)b * (size_t)N;
+    for (int k = 0; k < N; k++) mark[k] = -1;
+    if (p->mode == IJ_MASKS_BLOCK) {
+        int h, w;
+        double ratio[2] = {p->target_ratio, p->target_ratio};
+        ij_mask_block_size(&h, &w, ij_rng_uniform(rng), ratio, p->tgt_aspect, G, G);
+        int top = (int)ij_rng_below(rng, (uint64_t)(G - h + 1)), left = (int)ij_rng_below(rng, (uint64_t)(G - w + 1));
+        for (int r = top; r < top + h; r++)
+            for (int c = left; c < left + w; c++) mark[r * G + c] = 0;
+    } else if (p->mode == IJ_MASKS_RANDOM) {
+        /* selection sampling (Knuth's algorithm S): exactly `want` tokens */
+        int want = (int)((double)N * p->target_ratio);
+        for (int k = 0; k < N && want > 0; k++)
+            if (ij_rng_below(rng, (uint64_t)(N - k)) < (uint64_t)want) mark[k] = 0, want--;
+    } else { /* raster: quadrant q = 2 * (row >= G/2) + (col >= G/2) */
+        int ctx = (int)ij_rng_below(rng, 4);
+        for (int k = 0; k < N; k++) {
+            int q = 2 * (k / G >= G / 2) + (k % G >= G / 2);
+            mark[k] = q == ctx ? -1 : q - (q > ctx);
+        }
+    }
+    int len[3] = {0, 0, 0}, nctx = 0;
+    for (int k = 0; k < N; k++) {
+        int t = mark[k];
+        if (t < 0) continue;
+        s->tgt_idx[((size_t)t * (size_t)B + (size_t)b) * (size_t)N + (size_t)len[t]++] = k;
+    }
+    for (int k = 0; k < N; k++) /* nctx <= k: never overwrites a mark still to be read */
+        if (mark[k] < 0) mark[nctx++] = k;
+    for (int t = 0; t < p->num_targets; t++) s->tgt_off[(size_t)t * (size_t)B + (size_t)b + 1] = len[t];
+    s->ctx_off[b + 1] = nctx;
+}
+
 /* Packs `count` staged sequences (stride n, lengths in off[1..count]) into
  * consecutive ones, each cut to at most `limit`; returns the tokens cut. */
 static int64_t pack(int *idx, int *off, int count, int n, int limit)
@@ -236,6 +344,10 @@ int ij_mask_sample(IjMaskSampler *s, uint64_t counter)
     s->relaxed = 0;
     for (int b = 0; b < B; b++) {
         IjRng rng = ij_rng(ij_hash3(p->seed, RNG_MASKS, counter), (uint64_t)b, 0);
+        if (p->mode >= IJ_MASKS_BLOCK) {
+            sample_complement(s, &rng, b);
+            continue;
+        }
         if (!official) {
             double r_tgt = ij_rng_uniform(&rng), r_ctx = ij_rng_uniform(&rng);
             ij_mask_block_size(&sz[0], &sz[1], r_tgt, p->tgt_scale, p->tgt_aspect, G, G);

@@ -28,6 +28,22 @@
  *      allow_overlap): when 20 context positions all keep <= min_keep, the
  *      targets are placed anew instead of dropping a constraint.
  *
+ * Three more strategies of the paper's Table 6, each with the context = the
+ * complement of the targets (so never overlapping them), sampled per image,
+ * ragged lists, no truncation. They ignore num_targets, tgt_scale, ctx_scale
+ * and ctx_aspect (allow_overlap must be 0):
+ *  IJ_MASKS_BLOCK   one target block of area target_ratio * N (0.6 in the
+ *      paper; keep = int(N * ratio), aspect drawn from tgt_aspect, the same
+ *      size formula as above), corner uniform over [0, G-h] x [0, G-w].
+ *  IJ_MASKS_RANDOM  one target of int(N * target_ratio) tokens drawn
+ *      uniformly without replacement (selection sampling, so already sorted).
+ *  IJ_MASKS_RASTER  the grid cut into quadrants at row G/2 and column G/2
+ *      (rounded down: for odd G the bottom/right quadrants are one patch
+ *      larger); one quadrant, uniform per image, is the context and the other
+ *      three are the targets, in quadrant order (top-left, top-right,
+ *      bottom-left, bottom-right).
+ * min_keep applies to every context and every target (each must keep more).
+ *
  * Everything is a pure function of (params, counter): resuming is exact.
  */
 #ifndef IJEPA_TRAIN_MASKS_H
@@ -37,7 +53,14 @@
 
 #include <stdint.h>
 
-typedef enum { IJ_MASKS_OFFICIAL = 0, IJ_MASKS_FIXED = 1 } IjMaskMode;
+typedef enum {
+    IJ_MASKS_OFFICIAL = 0,
+    IJ_MASKS_FIXED = 1,
+    IJ_MASKS_BLOCK = 2,
+    IJ_MASKS_RANDOM = 3,
+    IJ_MASKS_RASTER = 4,
+} IjMaskMode;
+#define IJ_MASK_MODES 5
 
 typedef struct {
     IjMaskMode mode;
@@ -51,10 +74,11 @@ typedef struct {
     int min_keep;             /* 10 (4 for small grids such as 28x28 / patch 4) */
     int allow_overlap;        /* 0: context excludes the targets */
     uint64_t seed;            /* block positions (and fixed-mode sizes) */
+    double target_ratio;      /* block and random modes: target area / N (0.6) */
 } IjMaskParams;
 
 typedef struct {
-    IjMaskParams p;
+    IjMaskParams p;             /* as given, except num_targets: 1 for block and random, 3 for raster */
     IjMasks masks;              /* the last sampled batch: views of the arrays below */
     int *ctx_idx, *ctx_off;     /* [batch*N], [batch+1] */
     int *tgt_idx, *tgt_off;     /* [T*batch*N], [T*batch+1] */
@@ -63,6 +87,13 @@ typedef struct {
     int relaxed;                /* samples whose placement was relaxed (see modes above) */
     int64_t ctx_dropped, tgt_dropped;  /* tokens removed by the official truncation */
 } IjMaskSampler;
+
+/* "official", "fixed", "block", "random", "raster" (NULL for an unknown mode). */
+const char *ij_mask_mode_name(IjMaskMode mode);
+/* One line on what the mode does (for a run's printed settings). */
+const char *ij_mask_mode_describe(IjMaskMode mode);
+/* Name -> mode; -1 (with a message listing the modes) for an unknown name. */
+int ij_mask_mode_parse(const char *name, IjMaskMode *mode);
 
 /* Official defaults for a grid and batch (mode official, seed 0). */
 void ij_mask_params_default(IjMaskParams *p, int grid, int batch);

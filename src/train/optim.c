@@ -22,6 +22,7 @@ IjScheduleValues ij_schedule_at(const IjSchedule *s, int64_t step)
     if (s->final_wd <= s->wd ? v.wd < s->final_wd : v.wd > s->final_wd) v.wd = s->final_wd;
     /* EMA momentum: linear over T steps; step s uses index s-1 */
     v.momentum = s->ema0 + (double)(step - 1) * (s->ema1 - s->ema0) / (double)(s->total > 0 ? s->total : 1);
+    if (s->ema_off) v.momentum = 0; /* tgt = 0 * tgt + 1 * enc: an exact copy */
     return v;
 }
 

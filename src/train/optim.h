@@ -18,6 +18,7 @@ typedef struct {
     double ema0, ema1;
     int64_t total;   /* T */
     int64_t warmup;  /* W */
+    int ema_off;     /* 1: momentum 0 at every step (ablation: the target is a copy of the encoder) */
 } IjSchedule;
 
 typedef struct { double lr, wd, momentum; } IjScheduleValues;

@@ -21,6 +21,7 @@
 
 #include "core/error.h"
 #include "io/fsutil.h"
+#include "train/masks.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -77,6 +78,8 @@ static const Key keys[] = {
     {"data", "dataset", K_STR, F(data), 1, NULL},
     {"data", "crop_ratio", K_PAIR, F(crop_ratio), 1, NULL},
     {"data", "channels", K_INT, F(channels), 1, NULL},
+    {"data", "decode", K_STR, F(decode), 1, NULL},
+    {"data", "loader_threads", K_INT, F(loader_threads), 1, NULL},
 
     {"logging", "folder", K_STR, F(folder), 0, NULL},
     {"logging", "write_tag", K_ANY, 0, 0, 0, "jepa"},
@@ -87,6 +90,8 @@ static const Key keys[] = {
     {"logging", "probe_every", K_INT, F(probe_every), 1, NULL},
     {"logging", "probe_fit", K_INT, F(probe_fit), 1, NULL},
     {"logging", "probe_held", K_INT, F(probe_held), 1, NULL},
+    {"logging", "probe_at_start", K_BOOL, F(probe_at_start), 1, NULL},
+    {"logging", "diag_every", K_INT, F(diag_every), 1, NULL},
     {"logging", "save_every_epochs", K_INT, F(save_every_epochs), 1, NULL},
     {"logging", "threads", K_INT, F(threads), 1, NULL},
 
@@ -99,6 +104,7 @@ static const Key keys[] = {
     {"mask", "patch_size", K_INT, F(patch_size), 0, NULL},
     {"mask", "pred_mask_scale", K_PAIR, F(pred_mask_scale), 0, NULL},
     {"mask", "mode", K_STR, F(masks), 1, NULL},
+    {"mask", "target_ratio", K_DBL, F(target_ratio), 1, NULL},
 
     {"meta", "copy_data", K_ANY, 0, 0, 0, "false"},
     {"meta", "load_checkpoint", K_OFF, 0, 0, 0, NOLOAD},
@@ -113,6 +119,7 @@ static const Key keys[] = {
     {"meta", "embed_dim", K_INT, F(embed_dim), 1, NULL},
     {"meta", "depth", K_INT, F(depth), 1, NULL},
     {"meta", "num_heads", K_INT, F(num_heads), 1, NULL},
+    {"meta", "target_norm", K_BOOL, F(target_norm), 1, NULL},
 
     {"optimization", "ema", K_PAIR, F(ema), 0, NULL},
     {"optimization", "epochs", K_INT, F(epochs), 0, NULL},
@@ -123,6 +130,7 @@ static const Key keys[] = {
     {"optimization", "start_lr", K_DBL, F(start_lr), 0, NULL},
     {"optimization", "warmup", K_DBL, F(warmup), 0, NULL},
     {"optimization", "weight_decay", K_DBL, F(weight_decay), 0, NULL},
+    {"optimization", "use_ema", K_BOOL, F(use_ema), 1, NULL},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -154,12 +162,17 @@ void ij_train_config_defaults(IjTrainConfig *c)
     c->min_keep = 4; /* the official value for 32x32 images (10 for 224) */
     c->allow_overlap = 0;
     c->patch_size = 4;
+    c->target_ratio = 0.6;
     set_str(c->model_name, sizeof c->model_name, "vit_tiny");
     c->pred_depth = 6, c->pred_emb_dim = 96;
     c->channels = 1;
+    set_str(c->decode, sizeof c->decode, "once");
+    c->loader_threads = 1;
     c->seed = 0;
     set_str(c->loss, sizeof c->loss, "smooth_l1");
+    c->target_norm = 1;
     c->ema[0] = 0.996, c->ema[1] = 1.0;
+    c->use_ema = 1;
     c->epochs = 300;
     c->final_lr = 1e-6, c->final_weight_decay = 0.4, c->lr = 1e-3, c->start_lr = 2e-4;
     c->weight_decay = 0.04;
@@ -171,6 +184,7 @@ void ij_train_config_defaults(IjTrainConfig *c)
     c->probe_every = 0;
     c->probe_fit = 5000;
     c->probe_held = 2000;
+    c->probe_at_start = 1;
 }
 
 /* ---- loading ---- */
@@ -498,11 +512,20 @@ int ij_train_config_validate(const IjTrainConfig *c)
     UNIT("data.crop_scale", c->crop_scale);
     POS("data.crop_ratio", c->crop_ratio);
     NEED(c->channels == 1 || c->channels == 3, "data.channels must be 1 or 3, got %d", c->channels);
+    NEED(!strcmp(c->decode, "once") || !strcmp(c->decode, "per-batch"),
+         "data.decode must be 'once' or 'per-batch', got '%s'", c->decode);
+    NEED(c->loader_threads >= 0 && c->loader_threads <= 64, "data.loader_threads must be in 0..64, got %d",
+         c->loader_threads);
     NEED(c->patch_size >= 1, "mask.patch_size must be >= 1, got %d", c->patch_size);
     NEED(c->crop_size >= c->patch_size && c->crop_size % c->patch_size == 0,
          "data.crop_size %d is not a positive multiple of mask.patch_size %d", c->crop_size, c->patch_size);
-    NEED(!strcmp(c->masks, "official") || !strcmp(c->masks, "fixed"),
-         "mask.mode must be 'official' or 'fixed', got '%s'", c->masks);
+    IjMaskMode mode;
+    NEED(ij_mask_mode_parse(c->masks, &mode) == 0,
+         "mask.mode must be 'official', 'fixed', 'block', 'random' or 'raster', got '%s'", c->masks);
+    NEED(c->target_ratio > 0 && c->target_ratio < 1, "mask.target_ratio must be in (0, 1), got %g", c->target_ratio);
+    NEED(mode < IJ_MASKS_BLOCK || !c->allow_overlap,
+         "mask.allow_overlap has no meaning with mask.mode %s (its context is the complement of the targets)",
+         c->masks);
     NEED(c->num_enc_masks == 1, "mask.num_enc_masks %d is not supported: only 1 context block", c->num_enc_masks);
     NEED(c->num_pred_masks >= 1, "mask.num_pred_masks must be >= 1, got %d", c->num_pred_masks);
     UNIT("mask.enc_mask_scale", c->enc_mask_scale);
@@ -531,6 +554,7 @@ int ij_train_config_validate(const IjTrainConfig *c)
     NEED(c->log_every >= 1, "logging.log_every must be >= 1, got %d", c->log_every);
     NEED(c->checkpoint_every >= 0, "logging.checkpoint_every must be >= 0, got %d", c->checkpoint_every);
     NEED(c->probe_every >= 0, "logging.probe_every must be >= 0, got %d", c->probe_every);
+    NEED(c->diag_every >= 0, "logging.diag_every must be >= 0, got %d", c->diag_every);
     NEED(c->probe_fit >= 10 && c->probe_held >= 10, "logging.probe_fit and probe_held must be >= 10, got %d and %d",
          c->probe_fit, c->probe_held);
     NEED(c->save_every_epochs >= 0, "logging.save_every_epochs must be >= 0, got %d", c->save_every_epochs);
@@ -540,6 +564,21 @@ int ij_train_config_validate(const IjTrainConfig *c)
 #undef POS
     IjConfig m;
     return ij_train_config_model(c, &m);
+}
+
+int ij_train_config_masks(const IjTrainConfig *c, int grid, int batch, IjMaskParams *mp)
+{
+    ij_mask_params_default(mp, grid, batch);
+    if (ij_mask_mode_parse(c->masks, &mp->mode)) return -1;
+    mp->target_ratio = c->target_ratio;
+    mp->num_targets = c->num_pred_masks;
+    memcpy(mp->tgt_scale, c->pred_mask_scale, sizeof mp->tgt_scale);
+    memcpy(mp->tgt_aspect, c->aspect_ratio, sizeof mp->tgt_aspect);
+    memcpy(mp->ctx_scale, c->enc_mask_scale, sizeof mp->ctx_scale);
+    mp->min_keep = c->min_keep;
+    mp->allow_overlap = c->allow_overlap;
+    mp->seed = (uint64_t)c->seed;
+    return 0;
 }
 
 int ij_train_config_model(const IjTrainConfig *c, IjConfig *m)

@@ -10,6 +10,7 @@
 #define IJEPA_TRAIN_TRAIN_CONFIG_H
 
 #include "model/config.h"
+#include "train/masks.h"
 
 typedef struct {
     /* data */
@@ -19,8 +20,10 @@ typedef struct {
     double crop_ratio[2];      /* aspect range (3/4, 4/3) */
     int crop_size;             /* = model img_size */
     int use_horizontal_flip;   /* 0 */
+    char decode[16];           /* "once" (at load, keep pixels) or "per-batch" (keep files, decode in the loader) */
+    int loader_threads;        /* background threads building batches (0: in the training thread) */
     /* mask */
-    char masks[16];            /* "official" or "fixed" */
+    char masks[16];            /* "official", "fixed", "block", "random" or "raster" (train/masks.h) */
     int num_enc_masks;         /* 1 (only 1 is supported) */
     int num_pred_masks;        /* 4 */
     double enc_mask_scale[2];  /* (0.85, 1.0) */
@@ -29,6 +32,7 @@ typedef struct {
     int min_keep;              /* 10 */
     int allow_overlap;         /* 0 */
     int patch_size;            /* model patch size */
+    double target_ratio;       /* block / random masks: target area fraction (0.6) */
     /* meta */
     char model_name[32];       /* preset, e.g. "vit_tiny" */
     int pred_depth, pred_emb_dim;
@@ -36,8 +40,10 @@ typedef struct {
     int channels;              /* 1 or 3 */
     int seed;
     char loss[16];             /* "smooth_l1" or "l2" */
+    int target_norm;           /* 1: LayerNorm (no affine) on the targets (official); 0: ablation */
     /* optimization */
     double ema[2];             /* (0.996, 1.0) */
+    int use_ema;               /* 1: EMA target (official); 0: target = copy of the encoder after each step */
     int epochs;
     double final_lr, final_weight_decay, lr, start_lr, weight_decay;
     double warmup;             /* epochs */
@@ -51,6 +57,8 @@ typedef struct {
     int save_every_epochs;     /* 0 = only latest */
     int probe_every;           /* steps between online probes (0 = off) */
     int probe_fit, probe_held; /* online probe: training images to fit on / score on */
+    int probe_at_start;        /* 1: also probe the random-init encoder at step 0 (when probing) */
+    int diag_every;            /* steps between collapse diagnostics alone (0: only with the probes) */
     int threads;               /* 0 = all cores */
 } IjTrainConfig;
 
@@ -68,5 +76,7 @@ void ij_train_config_print(const IjTrainConfig *c);
 int ij_train_config_validate(const IjTrainConfig *c);
 /* The model configuration the run trains. */
 int ij_train_config_model(const IjTrainConfig *c, IjConfig *m);
+/* The mask sampler parameters of the run, for a grid of G patches per side and a batch. */
+int ij_train_config_masks(const IjTrainConfig *c, int grid, int batch, IjMaskParams *mp);
 
 #endif

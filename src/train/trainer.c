@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { PURPOSE_PERMUTATION = 0x9e37 };
-
 int ij_trainer_init(IjTrainer *t, const IjTrainConfig *cfg, const IjImageSet *data)
 {
     memset(t, 0, sizeof *t);
@@ -27,26 +25,20 @@ int ij_trainer_init(IjTrainer *t, const IjTrainConfig *cfg, const IjImageSet *da
                         cfg->batch_size);
     if (ij_model_init(&t->model, &t->mcfg, (uint64_t)cfg->seed)) return -1;
     t->model.loss_kind = strcmp(cfg->loss, "l2") == 0 ? IJ_LOSS_L2 : IJ_LOSS_SMOOTH_L1;
+    t->model.target_norm = cfg->target_norm;
     t->adam_m = ij_alloc_aligned(sizeof(float) * t->model.tab.n_total);
     t->adam_v = ij_alloc_aligned(sizeof(float) * t->model.tab.n_total);
 
     IjMaskParams mp;
-    ij_mask_params_default(&mp, ij_grid(&t->mcfg), cfg->batch_size);
-    mp.mode = strcmp(cfg->masks, "fixed") == 0 ? IJ_MASKS_FIXED : IJ_MASKS_OFFICIAL;
-    mp.num_targets = cfg->num_pred_masks;
-    memcpy(mp.tgt_scale, cfg->pred_mask_scale, sizeof mp.tgt_scale);
-    memcpy(mp.tgt_aspect, cfg->aspect_ratio, sizeof mp.tgt_aspect);
-    memcpy(mp.ctx_scale, cfg->enc_mask_scale, sizeof mp.ctx_scale);
-    mp.min_keep = cfg->min_keep;
-    mp.allow_overlap = cfg->allow_overlap;
-    mp.seed = (uint64_t)cfg->seed;
-    if (ij_mask_sampler_init(&t->sampler, &mp)) return -1;
+    if (ij_train_config_masks(cfg, ij_grid(&t->mcfg), cfg->batch_size, &mp) ||
+        ij_mask_sampler_init(&t->sampler, &mp))
+        return -1;
 
     t->ipe = data->count / cfg->batch_size;
     t->sched = (IjSchedule){cfg->start_lr, cfg->lr, cfg->final_lr, cfg->weight_decay,
                             cfg->final_weight_decay, cfg->ema[0], cfg->ema[1],
                             (int64_t)(cfg->ipe_scale * cfg->epochs * t->ipe),
-                            (int64_t)(cfg->warmup * t->ipe)};
+                            (int64_t)(cfg->warmup * t->ipe), !cfg->use_ema};
     t->total_steps = (int64_t)cfg->epochs * t->ipe;
     if (cfg->max_steps > 0 && cfg->max_steps < t->total_steps) t->total_steps = cfg->max_steps;
 
@@ -54,8 +46,15 @@ int ij_trainer_init(IjTrainer *t, const IjTrainConfig *cfg, const IjImageSet *da
     memcpy(t->aug.scale, cfg->crop_scale, sizeof t->aug.scale);
     memcpy(t->aug.ratio, cfg->crop_ratio, sizeof t->aug.ratio);
     t->aug.hflip = cfg->use_horizontal_flip;
-    t->perm = ij_malloc(sizeof(int) * (size_t)data->count);
-    t->perm_epoch = -1;
+    /* data parallel: this rank's slice of every batch; the masks are the global batch's */
+    int ranks = ij_dist_size();
+    if (cfg->batch_size < ranks)
+        return ij_error("--batch-size %d is smaller than the %d ranks (each needs a part of every batch)",
+                        cfg->batch_size, ranks);
+    ij_dist_slice(cfg->batch_size, ij_dist_rank(), ranks, &t->batch_lo, &t->batch_hi);
+    if (ranks > 1)
+        ij_mask_slice_init(&t->slice, cfg->batch_size, t->sampler.p.num_targets, ij_num_patches(&t->mcfg));
+    t->grad_bucket = (size_t)1 << 20;  /* 4 MiB */
     size_t img = (size_t)t->mcfg.channels * t->mcfg.img_size * t->mcfg.img_size;
     t->batch = ij_alloc_aligned(sizeof(float) * img * (size_t)cfg->batch_size);
     return 0;
@@ -65,53 +64,64 @@ void ij_trainer_free(IjTrainer *t)
 {
     ij_model_free(&t->model);
     ij_mask_sampler_free(&t->sampler);
+    ij_loader_free(&t->loader);
+    ij_mask_slice_free(&t->slice);
+    ij_grad_reducer_free(&t->reducer);
     free(t->adam_m);
     free(t->adam_v);
-    free(t->perm);
     free(t->batch);
     memset(t, 0, sizeof *t);
 }
 
-/* The epoch's order: a Fisher-Yates shuffle from (seed, epoch). */
-static void epoch_permutation(IjTrainer *t, int64_t epoch)
+/* The loader starts at the first step, once a resumed run knows its step and
+ * a data-parallel one its slice of the batch. */
+static int start_loader(IjTrainer *t)
 {
-    if (t->perm_epoch == epoch) return;
-    int n = t->data->count;
-    for (int i = 0; i < n; i++) t->perm[i] = i;
-    IjRng r = ij_rng((uint64_t)t->cfg.seed, PURPOSE_PERMUTATION, (uint64_t)epoch);
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)ij_rng_below(&r, (uint64_t)i + 1);
-        int tmp = t->perm[i];
-        t->perm[i] = t->perm[j];
-        t->perm[j] = tmp;
-    }
-    t->perm_epoch = epoch;
+    IjLoaderConfig lc = {t->data, t->aug, t->sampler.p, (uint64_t)t->cfg.seed, t->batch_lo, t->batch_hi,
+                         t->cfg.loader_threads, 0};
+    return ij_loader_init(&t->loader, &lc, t->step);
 }
 
 int ij_trainer_step(IjTrainer *t, IjStepStats *st)
 {
-    const IjImageSet *d = t->data;
     int B = t->cfg.batch_size;
     int64_t s = t->step + 1;
-    int64_t epoch = t->step / t->ipe, k = t->step % t->ipe;
     IjScheduleValues v = ij_schedule_at(&t->sched, s);
+    if (!t->loader.st && start_loader(t)) return -1;
+    if (ij_dist_size() > 1 && !t->reducer.grads)
+        ij_grad_reducer_init(&t->reducer, t->model.grads, t->model.tab.n_total, t->grad_bucket);
     double t0 = ij_now();
-
-    epoch_permutation(t, epoch);
-    size_t img = (size_t)t->mcfg.channels * t->mcfg.img_size * t->mcfg.img_size;
-#pragma omp parallel for schedule(static)
-    for (int b = 0; b < B; b++) {
-        int idx = t->perm[k * B + b];
-        ij_augment_image(t->batch + (size_t)b * img, ij_imageset_image(d, idx), d->height, d->width,
-                         d->channels, &t->aug, (uint64_t)t->cfg.seed, (uint64_t)epoch, (uint64_t)idx);
-    }
-    double t1 = ij_now();
-    if (ij_mask_sample(&t->sampler, (uint64_t)t->step)) return -1;
-    const IjMasks *mk = &t->sampler.masks;
+    const IjBatch *batch = ij_loader_next(&t->loader);
+    if (!batch) return -1;
+    IJ_ASSERT(batch->step == t->step);
+    const IjMasks *mk = batch->masks;
+    int64_t epoch = batch->epoch;
+    double ms_data = batch->ms_data, ms_masks = batch->ms_masks;
+    int ctx = mk->ctx_off[B] / B, tgt = mk->tgt_off[mk->num_targets * B] / B;
     double t2 = ij_now();
 
-    float loss = ij_model_step(&t->model, t->batch, mk, 1);
+    /* Data parallel: the model sees this rank's images and their masks, with the loss
+     * averaged over the WHOLE batch's target elements, so that the sums over the ranks
+     * of losses and gradients are the single-process ones (however ragged the masks).
+     * Gradient buckets start their allreduce during the backward pass. */
+    const IjMasks *part = mk;
+    if (t->batch_lo != 0 || t->batch_hi != B) {
+        part = ij_mask_slice(&t->slice, mk, t->batch_lo, t->batch_hi);
+        t->model.loss_denom = (size_t)mk->tgt_off[mk->num_targets * B] * (size_t)t->mcfg.embed_dim;
+    }
+    if (t->reducer.grads) {
+        t->model.grads_ready = ij_grad_reducer_ready;
+        t->model.grads_ready_ctx = &t->reducer;
+    }
+    float loss = ij_model_step(&t->model, batch->images, part, 1);
+    t->model.loss_denom = 0;  /* other uses of the model (diagnostics) see a plain model */
+    t->model.grads_ready = NULL;
+    ij_loader_release(&t->loader); /* batch and mk are gone from here on */
     double t3 = ij_now();
+    double loss_sum = loss;
+    if (ij_grad_reducer_finish(&t->reducer) || ij_dist_sum(&loss_sum, 1)) return -1;
+    loss = (float)loss_sum;
+    double tc = ij_now();
     if (!isfinite(loss))
         return ij_error("step %lld: the loss is %s; stopping before the update (lower --lr, or check the data)",
                         (long long)s, isnan(loss) ? "NaN" : "infinite");
@@ -125,8 +135,8 @@ int ij_trainer_step(IjTrainer *t, IjStepStats *st)
     t->train_seconds += t4 - t0;
     if (st) {
         *st = (IjStepStats){loss, v.lr, v.wd, v.momentum, s, epoch,
-                            1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (t3 - t2), 1e3 * (t4 - t3),
-                            1e3 * (t4 - t0), mk->ctx_off[B] / B, mk->tgt_off[mk->num_targets * B] / B};
+                            1e3 * (t2 - t0), ms_data, ms_masks, 1e3 * (t3 - t2), 1e3 * (t4 - tc),
+                            1e3 * (t4 - t0), ctx, tgt, 1e3 * (tc - t3)};
     }
     return 0;
 }
@@ -164,4 +174,28 @@ int ij_trainer_load(IjTrainer *t, const char *path)
     if (!rc && secs) t->train_seconds = strtod(secs, NULL);
     st_close(&f);
     return rc;
+}
+
+int ij_trainer_broadcast(IjTrainer *t)
+{
+    const IjTable *tab = &t->model.tab;
+    double scalars[2] = {(double)t->step, t->train_seconds};
+    if (ij_dist_bcast(t->model.params, sizeof(float) * tab->n_total) ||
+        ij_dist_bcast(t->model.target, sizeof(float) * tab->n_encoder) ||
+        ij_dist_bcast(t->adam_m, sizeof(float) * tab->n_total) ||
+        ij_dist_bcast(t->adam_v, sizeof(float) * tab->n_total) || ij_dist_bcast(scalars, sizeof scalars))
+        return -1;
+    t->step = (int64_t)scalars[0];
+    t->train_seconds = scalars[1];
+    return 0;
+}
+
+int ij_trainer_check_replicas(const IjTrainer *t)
+{
+    const IjTable *tab = &t->model.tab;
+    const float *bufs[4] = {t->model.params, t->model.target, t->adam_m, t->adam_v};
+    size_t n[4] = {tab->n_total, tab->n_encoder, tab->n_total, tab->n_total};
+    const char *names[4] = {"parameters", "target encoder weights", "AdamW first moments",
+                            "AdamW second moments"};
+    return ij_dist_check_replicas(bufs, n, names, 4, t->step);
 }

@@ -1,0 +1,13 @@
+/* fuzz_npy.c: libFuzzer harness for fuzz_npy() (tests/fuzz/targets.h); the
+ * input goes through an in-memory file (fuzz_file.h). */
+#define _GNU_SOURCE /* memfd_create */
+#include "fuzz_file.h"
+#include "targets.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (fuzz_npy(fuzz_file(0, data, size)) == FUZZ_BROKEN) abort();
+    return 0;
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Real images through the CLI, on the CIFAR-10 shard ../shared/data/cifar10/train-004.tar
+# (CI has it beside the repository; without it this test fails):
+#  - `train --decode once` and `--decode per-batch`, with 0 and 2 loader threads, give
+#    bit-identical losses, and metrics.jsonl counts skipped images;
+#  - a corrupt file inside a folder source is skipped with a warning naming it, or
+#    stops the run under --strict;
+#  - `bench --data` prints the loader's throughput and its ratio to training;
+#  - `probe` and `embed` refuse to invent a test split for tar shards.
+set -uo pipefail
+build=${1:-build}
+shard=../shared/data/cifar10/train-004.tar
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails+1)); }
+[ -f "$shard" ] || { echo "FAIL: $shard is missing"; exit 1; }
+tiny=(--embed-dim 32 --depth 2 --heads 2 --pred-dim 16 --pred-depth 1 --channels 3 --img-size 32
+      --batch-size 16 --steps 4 --log-every 1 --masks fixed --threads 2)
+losses() { /usr/bin/python3 -c "import json,sys; print(' '.join('%.9g' % json.loads(l)['loss'] for l in open(sys.argv[1]) if '\"loss\"' in l))" "$1"; }
+for v in "once 0" "once 2" "per-batch 0" "per-batch 2"; do
+    set -- $v
+    "$build/ijepa" train --data "$shard" "${tiny[@]}" --decode "$1" --loader-threads "$2" --out "$dir/run-$1-$2" \
+        > "$dir/log" 2>&1 || fail "train --decode $1 --loader-threads $2: $(tail -1 "$dir/log")"
+done
+ref=$(losses "$dir/run-once-0/metrics.jsonl")
+[ -n "$ref" ] || fail "no losses in metrics.jsonl"
+for v in once-2 per-batch-0 per-batch-2; do
+    [ "$(losses "$dir/run-$v/metrics.jsonl")" = "$ref" ] || fail "losses of $v differ: $(losses "$dir/run-$v/metrics.jsonl") vs $ref"
+done
+grep -q '"skipped_images":0' "$dir/run-per-batch-2/metrics.jsonl" || fail "metrics lack skipped_images"
+grep -q "kept as files" "$dir/log" || fail "per-batch run does not say it keeps files"
+
+# a folder with one corrupt JPEG among good ones
+mkdir -p "$dir/imgs/a" "$dir/imgs/b"
+tar -xf "$shard" -C "$dir" airplane/4000.jpg airplane/4001.jpg airplane/4002.jpg
+n=0
+for f in "$dir"/airplane/*.jpg; do cp "$f" "$dir/imgs/a/$n.jpg"; cp "$f" "$dir/imgs/b/$n.jpg"; n=$((n+1)); done
+[ $n -ge 2 ] || fail "could not extract images from $shard"
+head -c 300 "$dir/imgs/a/0.jpg" > "$dir/imgs/a/zz_truncated.jpg"
+for k in 1 2 3 4 5 6 7 8; do cp "$dir/imgs/b/0.jpg" "$dir/imgs/b/c$k.jpg"; done
+"$build/ijepa" train --data "$dir/imgs" "${tiny[@]}" --batch-size 4 --steps 1 --decode per-batch \
+    --out "$dir/run-bad" > "$dir/log" 2> "$dir/err" || fail "train on a folder with a bad file: $(cat "$dir/err")"
+grep -q "zz_truncated.jpg.*skipped" "$dir/err" || fail "no warning naming the truncated file: $(cat "$dir/err")"
+grep -q '"skipped_images":1' "$dir/run-bad/metrics.jsonl" || fail "skipped image not counted in metrics"
+"$build/ijepa" train --data "$dir/imgs" "${tiny[@]}" --batch-size 4 --steps 1 --strict \
+    --out "$dir/run-strict" > /dev/null 2> "$dir/err" && fail "--strict accepted a truncated file"
+[ "$(wc -l < "$dir/err")" = 1 ] && grep -q "zz_truncated.jpg" "$dir/err" || fail "--strict error: $(cat "$dir/err")"
+
+"$build/ijepa" bench --data "$shard" --channels 3 --img-size 32 --embed-dim 32 --depth 2 --heads 2 \
+    --pred-dim 16 --pred-depth 1 --batch-size 16 --steps 2 --warmup 1 --decode per-batch --loader-batches 20 \
+    > "$dir/bench" 2>&1 || fail "bench --data: $(tail -1 "$dir/bench")"
+grep -q "^loader: 1 thread: [0-9]* images/s" "$dir/bench" || fail "bench --data prints no loader line"
+grep -q "the loader delivers [0-9.]*x the images/s that training consumes" "$dir/bench" || fail "bench --data prints no ratio"
+
+"$build/ijepa" info --embed-dim 32 --depth 2 --heads 2 --pred-dim 16 --pred-depth 1 --channels 3 --img-size 32 \
+    --save "$dir/tiny.safetensors" > /dev/null || fail "info --save"
+"$build/ijepa" probe --checkpoint "$dir/tiny.safetensors" --data "$shard" > /dev/null 2> "$dir/err" &&
+    fail "probe on shards without --test-data succeeded"
+grep -q "no test split.*--test-data" "$dir/err" || fail "probe error: $(cat "$dir/err")"
+"$build/ijepa" embed --checkpoint "$dir/tiny.safetensors" --data "$shard" --split test --out "$dir/e" \
+    > /dev/null 2> "$dir/err" && fail "embed --split test on shards succeeded"
+grep -q "no test split" "$dir/err" || fail "embed error: $(cat "$dir/err")"
+echo "test_data_cli: $fails failed"
+[ $fails -eq 0 ]
