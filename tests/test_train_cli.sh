@@ -66,6 +66,6 @@ expect_error "not ordered" --target-scale 0.3,0.2
 expect_error "no-such-dir" --data /no-such-dir --out "$dir/x"
 printf 'mask:\n  min_keep: 4\n  foo: 1\n' > "$dir/bad.yaml"
 expect_error "unknown key 'mask.foo'" --config "$dir/bad.yaml"
-expect_error "must be .official. or .fixed." --masks sometimes
+expect_error "must be .official., .fixed., .block., .random. or .raster." --masks sometimes
 echo "test_train_cli: $fails failed"
 [ $fails -eq 0 ]

@@ -185,7 +185,8 @@ static int train_one(const Run *r, char **base, int nbase, const char *dir, int 
     int n = 0;
     args[n++] = "ijepa";
     args[n++] = "train";
-    for (int i = 0; i < nbase && n < MAX_ARGS - 16; i++) args[n++] = base[i];
+    if (nbase > MAX_ARGS - 16) return ij_error("more than %d train flags", MAX_ARGS - 16);
+    for (int i = 0; i < nbase; i++) args[n++] = base[i];
     snprintf(flags, sizeof flags, "%s", r->v.flags);
     int nf = split(flags, " ", args + n, MAX_ARGS - 16 - n);
     if (nf < 0) return ij_error("%s: too many flags", r->v.name);
@@ -229,8 +230,8 @@ static void write_md(FILE *f, const Run *runs, int n, const Run *init, const cha
         cell(f, r->loss, "%.4f", 1);
         cell(f, r->target_std, "%.3f", 1);
         cell(f, r->pred_std, "%.3f", 1);
-        cell(f, r->erank, "%.1f", 1);
-        cell(f, r->cosine, "%.3f", 1);
+        cell(f, r->erank, "%.2f", 1);
+        cell(f, r->cosine, "%.4f", 1);
         fputs(" |\n", f);
     }
 }

@@ -10,6 +10,7 @@
 #include "cli/eval_common.h"
 #include "cli/options.h"
 #include "core/error.h"
+#include "eval/diagnostics.h"
 #include "eval/pictures.h"
 #include "io/curves.h"
 #include "io/fsutil.h"
@@ -111,6 +112,19 @@ int cmd_viz(int argc, char **argv)
         m.target_norm = c.target_norm;
         for (int i = 0; i < nbank; i++) idx[i] = i;
         bank = ij_pictures_prepare(&data, idx, nbank, c.channels, c.crop_size, &aug);
+        /* the collapse diagnostics of this checkpoint, on the first (up to 128) bank images */
+        IjMaskParams dp = mp;
+        dp.batch = nbank < 128 ? nbank : 128;
+        IjMaskSampler ds;
+        IjDiagnostics dg;
+        if (dp.batch >= 2) {
+            if (ij_mask_sampler_init(&ds, &dp)) goto done;
+            int e = ij_mask_sample(&ds, (uint64_t)counter) || ij_diagnostics(&m, bank, &ds.masks, &dg);
+            ij_mask_sampler_free(&ds);
+            if (e) goto done;
+            printf("diagnostics on %d training images: effective rank %.2f, mean cosine %.4f, target std %.3f, "
+                   "pred std %.3f\n", dp.batch, dg.erank, dg.cosine, dg.target_std, dg.pred_std);
+        }
     }
     if (want_pca) {
         char t[512];

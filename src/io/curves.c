@@ -102,7 +102,7 @@ int ij_curves_compare_png(const char *const *metrics_paths, const char *const *l
     static const int shown[4] = {M_LOSS, M_ERANK, M_COSINE, M_LINEAR};
     for (int r = 0; r < n && !rc; r++) {
         rc = read_points(metrics_paths[r], "step", p + (size_t)r * NMETRIC);
-        probes |= p[(size_t)r * NMETRIC + M_LINEAR].n > 1;
+        probes |= p[(size_t)r * NMETRIC + M_LINEAR].n > 2; /* more than the start and end points */
         for (int k = 0; k < 4; k++) {
             const Points *q = &p[(size_t)r * NMETRIC + shown[k]];
             s[(size_t)k * n + r] = (IjSeries){labels[r], q->x, q->y, q->n, ij_plot_color(r)};

@@ -8,7 +8,7 @@
 int ij_curves_png(const char *metrics_path, const char *png_path, const char *title);
 
 /* Several runs against training steps, one colour per run: loss, effective rank,
- * mean cosine, and the online-probe accuracy when some run probed more than once. */
+ * mean cosine, and the online-probe accuracy when some run probed more than twice. */
 int ij_curves_compare_png(const char *const *metrics_paths, const char *const *labels, int n,
                           const char *png_path, const char *title);
 
