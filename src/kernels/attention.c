@@ -3,14 +3,16 @@
  * Each (sequence, head) pair is independent and owns disjoint output columns,
  * so the pairs are spread over OpenMP threads with no atomics; the result does
  * not depend on the thread count. The L x L probability matrix of every pair
- * is kept for the backward pass. Keys (and, in the backward pass, values) are
- * first copied transposed into per-thread scratch, so that every inner loop is
- * a contiguous multiply-add the compiler vectorises.
+ * is kept for the backward pass. The products are small sgemm calls on the
+ * strided head slices (no copies); the backward pass needs one L x L scratch
+ * matrix per thread.
  */
 #include "kernels/kernels.h"
 
 #include "kernels/vecmath.h"
 
+#include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 
@@ -29,7 +31,9 @@ size_t att_scratch_size(const int *seg_off, int nseg, int D, int heads)
     size_t max_len = 0;
     for (int s = 0; s < nseg; s++)
         if ((size_t)(seg_off[s + 1] - seg_off[s]) > max_len) max_len = (size_t)(seg_off[s + 1] - seg_off[s]);
-    return (size_t)omp_get_max_threads() * (max_len * (size_t)(D / heads) + 2 * max_len);
+    (void)D;
+    (void)heads;
+    return (size_t)omp_get_max_threads() * (max_len * max_len > 0 ? max_len * max_len : 1);
 }
 
 /* Offsets of each sequence's probabilities, computed on the fly (cheap: nseg adds). */
@@ -43,108 +47,82 @@ static size_t probs_offset(const int *seg_off, int s, int heads)
     return n * (size_t)heads;
 }
 
-/* dst[d][j] = src row j, features d (rows of stride ld): an [L, hd] slice transposed. */
-static void transpose_in(float *dst, const float *src, size_t ld, int L, int hd)
+/* Softmax of each of the L rows of P[L, L], in place. */
+static void softmax_rows(float *P, int L)
 {
-    for (int j = 0; j < L; j++)
-        for (int d = 0; d < hd; d++) dst[(size_t)d * L + j] = src[(size_t)j * ld + d];
-}
-
-/* row[j] = sum_d a[d] * t[d][j] over j < L. */
-static void row_times_t(float *row, const float *a, const float *t, int L, int hd, float scale)
-{
-    memset(row, 0, sizeof(float) * (size_t)L);
-    for (int d = 0; d < hd; d++) {
-        float ad = a[d] * scale;
-        const float *td = t + (size_t)d * L;
+    for (int i = 0; i < L; i++) {
+        float *Pr = P + (size_t)i * L;
+        float mx = Pr[0];
+        for (int j = 1; j < L; j++) mx = Pr[j] > mx ? Pr[j] : mx;
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < L; j++) {
+            Pr[j] = expf(Pr[j] - mx);
+            sum += Pr[j];
+        }
+        float inv = 1.0f / sum;
 #pragma omp simd
-        for (int j = 0; j < L; j++) row[j] += ad * td[j];
+        for (int j = 0; j < L; j++) Pr[j] *= inv;
     }
 }
 
+/* Per (sequence, head): S = scale Q K^T, P = softmax(S), Y = P V, each product
+ * one single-threaded sgemm on the strided [L, hd] slices of qkv (inside the
+ * parallel loop OpenBLAS's OpenMP build runs single-threaded, so threads never
+ * nest). */
 void attention_forward(float *out, float *probs, const float *qkv, const int *seg_off, int nseg,
                        int D, int heads, float *scratch)
 {
+    (void)scratch;
     int hd = D / heads;
     float scale = 1.0f / sqrtf((float)hd);
-    size_t D3 = (size_t)3 * D;
-    size_t per_thread = att_scratch_size(seg_off, nseg, D, heads) / (size_t)omp_get_max_threads();
+    const int D3 = 3 * D;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int sh = 0; sh < nseg * heads; sh++) {
         int s = sh / heads, h = sh % heads;
         int o = seg_off[s], L = seg_off[s + 1] - o;
+        if (L == 0) continue;
         float *P = probs + probs_offset(seg_off, s, heads) + (size_t)h * L * L;
-        const float *base = qkv + (size_t)o * D3 + (size_t)h * hd;
-        float *kt = scratch + (size_t)omp_get_thread_num() * per_thread;
-        transpose_in(kt, base + D, D3, L, hd);
-        for (int i = 0; i < L; i++) {
-            float *Pr = P + (size_t)i * L;
-            row_times_t(Pr, base + (size_t)i * D3, kt, L, hd, scale);
-            float mx = Pr[0];
-            for (int j = 1; j < L; j++) mx = Pr[j] > mx ? Pr[j] : mx;
-            float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-            for (int j = 0; j < L; j++) {
-                Pr[j] = expf(Pr[j] - mx);
-                sum += Pr[j];
-            }
-            float inv = 1.0f / sum;
-            float *y = out + (size_t)(o + i) * D + (size_t)h * hd;
-            memset(y, 0, sizeof(float) * (size_t)hd);
-            for (int j = 0; j < L; j++) {
-                Pr[j] *= inv;
-                const float *v = base + (size_t)j * D3 + 2 * (size_t)D;
-                float p = Pr[j];
-#pragma omp simd
-                for (int d = 0; d < hd; d++) y[d] += p * v[d];
-            }
-        }
+        const float *q = qkv + (size_t)o * D3 + (size_t)h * hd;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, scale, q, D3, q + D, D3, 0.0f, P, L);
+        softmax_rows(P, L);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, P, L, q + 2 * D, D3, 0.0f,
+                    out + (size_t)o * D + (size_t)h * hd, D);
     }
 }
 
+/* Per (sequence, head), with dY the head's slice of dout:
+ *   dV = P^T dY,  dP = dY V^T,  dS = P * (dP - rowsum(P * dP)) * scale,
+ *   dQ = dS K,    dK = dS^T Q   (sgemm each, written straight into dqkv). */
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *probs,
                         const int *seg_off, int nseg, int D, int heads, float *scratch)
 {
     int hd = D / heads;
     float scale = 1.0f / sqrtf((float)hd);
-    size_t D3 = (size_t)3 * D;
+    const int D3 = 3 * D;
     size_t per_thread = att_scratch_size(seg_off, nseg, D, heads) / (size_t)omp_get_max_threads();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int sh = 0; sh < nseg * heads; sh++) {
         int s = sh / heads, h = sh % heads;
         int o = seg_off[s], L = seg_off[s + 1] - o;
+        if (L == 0) continue;
         const float *P = probs + probs_offset(seg_off, s, heads) + (size_t)h * L * L;
-        const float *base = qkv + (size_t)o * D3 + (size_t)h * hd;
-        float *dbase = dqkv + (size_t)o * D3 + (size_t)h * hd;
-        float *vt = scratch + (size_t)omp_get_thread_num() * per_thread;
-        float *dP = vt + (size_t)hd * L;
-        transpose_in(vt, base + 2 * (size_t)D, D3, L, hd);
-        for (int i = 0; i < L; i++) {
-            float *dq = dbase + (size_t)i * D3;
-            memset(dq, 0, sizeof(float) * (size_t)hd);
-            memset(dq + D, 0, sizeof(float) * (size_t)hd);
-            memset(dq + 2 * (size_t)D, 0, sizeof(float) * (size_t)hd);
-        }
+        const float *q = qkv + (size_t)o * D3 + (size_t)h * hd;
+        const float *dy = dout + (size_t)o * D + (size_t)h * hd;
+        float *dq = dqkv + (size_t)o * D3 + (size_t)h * hd;
+        float *dS = scratch + (size_t)omp_get_thread_num() * per_thread;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, 1.0f, P, L, dy, D, 0.0f, dq + 2 * D, D3);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, 1.0f, dy, D, q + 2 * D, D3, 0.0f, dS, L);
         for (int i = 0; i < L; i++) {
             const float *Pr = P + (size_t)i * L;
-            const float *dy = dout + (size_t)(o + i) * D + (size_t)h * hd;
-            const float *q = base + (size_t)i * D3;
-            float *dq = dbase + (size_t)i * D3;
-            row_times_t(dP, dy, vt, L, hd, 1.0f);  /* dP[j] = dy . v_j */
+            float *r = dS + (size_t)i * L;
             float rowdot = 0.0f;
 #pragma omp simd reduction(+ : rowdot)
-            for (int j = 0; j < L; j++) rowdot += Pr[j] * dP[j];
-            for (int j = 0; j < L; j++) {
-                float p = Pr[j], dS = p * (dP[j] - rowdot) * scale;
-                const float *k = base + (size_t)j * D3 + D;
-                float *dk = dbase + (size_t)j * D3 + D, *dv = dk + D;
+            for (int j = 0; j < L; j++) rowdot += Pr[j] * r[j];
 #pragma omp simd
-                for (int d = 0; d < hd; d++) {
-                    dv[d] += p * dy[d];
-                    dq[d] += dS * k[d];
-                    dk[d] += dS * q[d];
-                }
-            }
+            for (int j = 0; j < L; j++) r[j] = Pr[j] * (r[j] - rowdot) * scale;
         }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, dS, L, q + D, D3, 0.0f, dq, D3);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, 1.0f, dS, L, q, D3, 0.0f, dq + D, D3);
     }
 }
