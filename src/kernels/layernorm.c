@@ -3,6 +3,32 @@
 
 #include <math.h>
 
+/* Sum of x[0..n), in 16 interleaved float partial sums (so the loop vectorises
+ * without reassociation flags; the order is fixed, so results are reproducible). */
+static float row_sum(const float *x, int n)
+{
+    float acc[16] = {0};
+    int c = 0;
+    for (; c + 16 <= n; c += 16)
+        for (int k = 0; k < 16; k++) acc[k] += x[c + k];
+    float s = 0.0f;
+    for (; c < n; c++) s += x[c];
+    for (int k = 0; k < 16; k++) s += acc[k];
+    return s;
+}
+
+static float row_sumsq(const float *x, int n, float m)
+{
+    float acc[16] = {0};
+    int c = 0;
+    for (; c + 16 <= n; c += 16)
+        for (int k = 0; k < 16; k++) acc[k] += (x[c + k] - m) * (x[c + k] - m);
+    float s = 0.0f;
+    for (; c < n; c++) s += (x[c] - m) * (x[c] - m);
+    for (int k = 0; k < 16; k++) s += acc[k];
+    return s;
+}
+
 void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w,
                        const float *b, int T, int C, float eps)
 {
@@ -10,18 +36,15 @@ void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const
     for (int t = 0; t < T; t++) {
         const float *xr = x + (size_t)t * C;
         float *yr = y + (size_t)t * C;
-        double m = 0.0, v = 0.0;
-        for (int c = 0; c < C; c++) m += xr[c];
-        m /= C;
-        for (int c = 0; c < C; c++) {
-            double d = xr[c] - m;
-            v += d * d;
-        }
-        v /= C;
-        float mf = (float)m, rs = (float)(1.0 / sqrt(v + eps));
-        for (int c = 0; c < C; c++) {
-            float n = (xr[c] - mf) * rs;
-            yr[c] = w ? n * w[c] + b[c] : n;
+        /* two passes (mean, then squared deviations): no cancellation */
+        float mf = row_sum(xr, C) / (float)C;
+        float rs = 1.0f / sqrtf(row_sumsq(xr, C, mf) / (float)C + eps);
+        if (w) {
+#pragma omp simd
+            for (int c = 0; c < C; c++) yr[c] = (xr[c] - mf) * rs * w[c] + b[c];
+        } else {
+#pragma omp simd
+            for (int c = 0; c < C; c++) yr[c] = (xr[c] - mf) * rs;
         }
         if (mean) mean[t] = mf;
         if (rstd) rstd[t] = rs;

@@ -8,6 +8,7 @@ void linear_forward(float *out, const float *in, const float *w, const float *b,
 {
     if (T == 0) return;
     if (b) {
+#pragma omp parallel for schedule(static)
         for (int t = 0; t < T; t++) memcpy(out + (size_t)t * Cout, b, sizeof(float) * (size_t)Cout);
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, Cout, Cin, 1.0f, in, Cin, w, Cin,
