@@ -42,6 +42,16 @@ void *ij_malloc(size_t bytes)
     return p;
 }
 
+void *ij_realloc(void *p, size_t bytes)
+{
+    void *q = realloc(p, bytes ? bytes : 1);
+    if (!q) {
+        fprintf(stderr, "ijepa: out of memory allocating %zu bytes\n", bytes);
+        exit(1);
+    }
+    return q;
+}
+
 void *ij_calloc(size_t count, size_t size)
 {
     void *p = calloc(count ? count : 1, size ? size : 1);

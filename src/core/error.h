@@ -33,6 +33,8 @@ void ij_assert_fail(const char *expr, const char *file, int line);
 /* malloc/calloc that abort with a message on failure (sizes are size_t). */
 void *ij_malloc(size_t bytes);
 void *ij_calloc(size_t count, size_t size);
+/* realloc that aborts with a message on failure. */
+void *ij_realloc(void *p, size_t bytes);
 /* 64-byte aligned, zeroed; free with free(). */
 void *ij_alloc_aligned(size_t bytes);
 

@@ -22,11 +22,6 @@
 
 /* ---- the builder ---- */
 
-static void out_of_memory(const char *where)
-{
-    fprintf(stderr, "ijepa: out of memory loading %s\n", where);
-    exit(1);
-}
 
 typedef struct {
     IjImageSet *s;
@@ -61,12 +56,7 @@ static int class_index(Builder *b, const char *name, size_t n)
         if (strlen(b->classes[i]) == n && !memcmp(b->classes[i], name, n)) return b->last_class = i;
     if (b->nclasses == b->cap_classes) {
         b->cap_classes = b->cap_classes ? 2 * b->cap_classes : 16;
-        char **grown = realloc(b->classes, sizeof(char *) * (size_t)b->cap_classes);
-        if (!grown) {
-            fprintf(stderr, "ijepa: out of memory\n");
-            exit(1);
-        }
-        b->classes = grown;
+        b->classes = ij_realloc(b->classes, sizeof(char *) * (size_t)b->cap_classes);
     }
     char *copy = ij_malloc(n + 1);
     memcpy(copy, name, n);
@@ -115,29 +105,20 @@ static int add_image(Builder *b, const uint8_t *data, size_t size, const char *n
     }
     if ((size_t)s->count == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 256;
-        int *graw = realloc(b->raw, sizeof(int) * b->cap);
-        if (!graw) out_of_memory(b->where);
-        b->raw = graw;
+        b->raw = ij_realloc(b->raw, sizeof(int) * b->cap);
         if (b->keep_files) {
-            size_t *goff = realloc(s->file_off, sizeof(size_t) * (b->cap + 1));
-            int *ghw = realloc(s->file_hw, sizeof(int) * 2 * b->cap);
-            if (!goff || !ghw) out_of_memory(b->where);
-            s->file_off = goff;
-            s->file_hw = ghw;
+            s->file_off = ij_realloc(s->file_off, sizeof(size_t) * (b->cap + 1));
+            s->file_hw = ij_realloc(s->file_hw, sizeof(int) * 2 * b->cap);
             if (s->count == 0) s->file_off[0] = 0;
         } else {
-            uint8_t *grown = realloc(s->pixels, b->cap * b->image_bytes);
-            if (!grown) out_of_memory(b->where);
-            s->pixels = grown;
+            s->pixels = ij_realloc(s->pixels, b->cap * b->image_bytes);
         }
     }
     if (b->keep_files) {
         size_t at = s->file_off[s->count];
         if (at + size > b->files_cap) {
             b->files_cap = 2 * (at + size) + 4096;
-            uint8_t *grown = realloc(s->files, b->files_cap);
-            if (!grown) out_of_memory(b->where);
-            s->files = grown;
+            s->files = ij_realloc(s->files, b->files_cap);
         }
         memcpy(s->files + at, data, size);
         s->file_off[s->count + 1] = at + size;
@@ -252,12 +233,7 @@ static void names_add(NameList *l, const char *name)
 {
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 64;
-        char **grown = realloc(l->names, sizeof(char *) * (size_t)l->cap);
-        if (!grown) {
-            fprintf(stderr, "ijepa: out of memory\n");
-            exit(1);
-        }
-        l->names = grown;
+        l->names = ij_realloc(l->names, sizeof(char *) * (size_t)l->cap);
     }
     size_t len = strlen(name) + 1;
     l->names[l->n] = ij_malloc(len);
