@@ -254,7 +254,7 @@ static void test_reduced_dct(void)
     double worst = 0;
     if (b) {
         /* the same crops from full-size decodes */
-        CHECK(ij_loader_build(&c, 1, 0, perm, &pe, full, NULL, 0) == 0); /* fills perm */
+        CHECK(ij_loader_build(&c, 1, 0, perm, &pe, full, 0) == 0); /* fills perm */
         for (int k = 0; k < BATCH; k++) {
             IjImage im;
             CHECK(ij_imageset_decode(&d, perm[k], 0, &im) == 0);

@@ -93,7 +93,7 @@ static int build_image(const IjLoaderConfig *c, int64_t epoch, int idx, float *d
 }
 
 int ij_loader_build(const IjLoaderConfig *c, int64_t ipe, int64_t step, int *perm, int64_t *perm_epoch,
-                    float *images, IjMaskSampler *sampler, int parallel)
+                    float *images, int parallel)
 {
     int64_t epoch = step / ipe, k = step % ipe;
     int B = c->masks.batch;
@@ -115,14 +115,14 @@ int ij_loader_build(const IjLoaderConfig *c, int64_t ipe, int64_t step, int *per
             failed = build_image(c, epoch, perm[k * B + b], images + (size_t)(b - c->lo) * img);
         if (failed) return -1;
     }
-    return sampler ? ij_mask_sample(sampler, (uint64_t)step) : 0;
+    return 0;
 }
 
 /* Builds batch `step` into slot s, timing both parts. */
 static void fill_slot(IjLoader *l, Worker *w, Slot *s, int64_t step, int parallel)
 {
     double t0 = ij_now();
-    s->failed = ij_loader_build(&l->cfg, l->ipe, step, w->perm, &w->perm_epoch, s->batch.images, NULL, parallel);
+    s->failed = ij_loader_build(&l->cfg, l->ipe, step, w->perm, &w->perm_epoch, s->batch.images, parallel);
     double t1 = ij_now();
     if (!s->failed) s->failed = ij_mask_sample(&s->sampler, (uint64_t)step);
     double t2 = ij_now();

@@ -63,10 +63,11 @@ const IjBatch *ij_loader_next(IjLoader *l);
 void ij_loader_release(IjLoader *l);
 void ij_loader_free(IjLoader *l);
 
-/* Builds batch number `step` into images/sampler synchronously (no loader
- * needed): what each loader thread runs. perm: [data->count] scratch whose
- * epoch is *perm_epoch (-1: none yet). Returns -1 (ij_error set) on failure. */
+/* Builds the images of batch number `step` synchronously (no loader needed):
+ * what each loader thread runs before sampling the masks. perm: [data->count]
+ * scratch whose epoch is *perm_epoch (-1: none yet); parallel: OpenMP over the
+ * images. Returns -1 (ij_error set) on failure. */
 int ij_loader_build(const IjLoaderConfig *cfg, int64_t ipe, int64_t step, int *perm, int64_t *perm_epoch,
-                    float *images, IjMaskSampler *sampler, int parallel);
+                    float *images, int parallel);
 
 #endif
