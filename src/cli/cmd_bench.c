@@ -185,7 +185,7 @@ int cmd_bench(int argc, char **argv)
 {
     ModelArgs ma;
     model_args_defaults(&ma, "vit_tiny", 28, 1, 4, 96, 6);
-    int batch = 128, steps = 10, warmup = 2, embed = 0, threads = 0, num_targets = 4, min_keep = 4;
+    int batch = 128, steps = 10, warmup = 5, embed = 0, threads = 0, num_targets = 4, min_keep = 4;
     const char *masks = "official", *data = NULL, *decode = "once";
     int loader_threads = 1, loader_batches = 200;
     double bucket_mb = 4;
@@ -193,7 +193,7 @@ int cmd_bench(int argc, char **argv)
     int n = model_args_options(o, &ma);
     o[n++] = (Option){"batch-size", OPT_INT, &batch, "images per step", 1, 1 << 20, NULL};
     o[n++] = (Option){"steps", OPT_INT, &steps, "timed steps", 1, 1 << 20, NULL};
-    o[n++] = (Option){"warmup", OPT_INT, &warmup, "untimed steps first", 0, 1 << 20, NULL};
+    o[n++] = (Option){"warmup", OPT_INT, &warmup, "untimed steps first (ragged mask sizes grow the scratch buffers during the first steps)", 0, 1 << 20, NULL};
     o[n++] = (Option){"embed", OPT_FLAG, &embed, "time feature extraction instead of training", 0, -1, NULL};
     o[n++] = (Option){"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 4096, NULL};
     o[n++] = (Option){"masks", OPT_STRING, &masks, "official or fixed", 0, -1, NULL};

@@ -16,6 +16,9 @@
 
 /* out[T,Cout] = in[T,Cin] @ w[Cout,Cin]^T + b[Cout]  (b may be NULL) */
 void linear_forward(float *out, const float *in, const float *w, const float *b, int T, int Cin, int Cout);
+/* out[T,Cout] = res[T,Cout] + in @ w^T + b (a residual branch's output projection; out != res) */
+void linear_forward_residual(float *out, const float *in, const float *w, const float *b, const float *res,
+                             int T, int Cin, int Cout);
 /* din[T,Cin] = dout[T,Cout] @ w[Cout,Cin] (skipped if din NULL); dw[Cout,Cin] += dout^T @ in; db[Cout] += sum_t dout */
 void linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                      const float *w, int T, int Cin, int Cout);

@@ -1,6 +1,8 @@
 /* linear.c: fully connected layers as BLAS sgemm calls (the bulk of all FLOPs). */
 #include "kernels/kernels.h"
 
+#include "kernels/colsum.h"
+
 #include <cblas.h>
 #include <string.h>
 
@@ -15,6 +17,21 @@ void linear_forward(float *out, const float *in, const float *w, const float *b,
                 b ? 1.0f : 0.0f, out, Cout);
 }
 
+void linear_forward_residual(float *out, const float *in, const float *w, const float *b, const float *res,
+                             int T, int Cin, int Cout)
+{
+    if (T == 0) return;
+    /* The residual and bias are the product's initial C (beta = 1): no separate pass to add them. */
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < T; t++) {
+        const float *r = res + (size_t)t * Cout;
+        float *o = out + (size_t)t * Cout;
+#pragma omp simd
+        for (int c = 0; c < Cout; c++) o[c] = r[c] + b[c];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, Cout, Cin, 1.0f, in, Cin, w, Cin, 1.0f, out, Cout);
+}
+
 void linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                      const float *w, int T, int Cin, int Cout)
 {
@@ -24,10 +41,5 @@ void linear_backward(float *din, float *dw, float *db, const float *dout, const 
                     din, Cin);
     /* dw[Cout,Cin] += dout^T[Cout,T] @ in[T,Cin] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, Cin, T, 1.0f, dout, Cout, in, Cin, 1.0f, dw, Cin);
-    if (db) {
-        for (int t = 0; t < T; t++) {
-            const float *r = dout + (size_t)t * Cout;
-            for (int o = 0; o < Cout; o++) db[o] += r[o];
-        }
-    }
+    if (db) colsum_acc(db, dout, T, Cout);
 }

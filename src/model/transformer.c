@@ -74,13 +74,6 @@ void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
     IJ_ASSERT((size_t)(p - s->mem) == s->mem_floats);
 }
 
-/* y += x, over threads. */
-static void add_into(float *y, const float *x, size_t n)
-{
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) y[i] += x[i];
-}
-
 static void block_forward(float *out, IjLayerCache *c, const IjBlockW *w, const float *x,
                           const int *seg_off, int nseg, int D, int H, int heads, float *scratch)
 {
@@ -88,13 +81,11 @@ static void block_forward(float *out, IjLayerCache *c, const IjBlockW *w, const 
     layernorm_forward(c->ln1, c->mean1, c->rstd1, x, w->norm1_w, w->norm1_b, T, D, LN_EPS);
     linear_forward(c->qkv, c->ln1, w->qkv_w, w->qkv_b, T, D, 3 * D);
     attention_forward(c->att, c->probs, c->qkv, seg_off, nseg, D, heads, scratch);
-    linear_forward(c->x1, c->att, w->proj_w, w->proj_b, T, D, D);
-    add_into(c->x1, x, (size_t)T * D);
+    linear_forward_residual(c->x1, c->att, w->proj_w, w->proj_b, x, T, D, D);
     layernorm_forward(c->ln2, c->mean2, c->rstd2, c->x1, w->norm2_w, w->norm2_b, T, D, LN_EPS);
     linear_forward(c->h, c->ln2, w->fc1_w, w->fc1_b, T, D, H);
     gelu_forward(c->g, c->h, (size_t)T * H);
-    linear_forward(out, c->g, w->fc2_w, w->fc2_b, T, H, D);
-    add_into(out, c->x1, (size_t)T * D);
+    linear_forward_residual(out, c->g, w->fc2_w, w->fc2_b, c->x1, T, H, D);
 }
 
 float *ij_stack_forward(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg)

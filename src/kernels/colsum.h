@@ -1,0 +1,28 @@
+/* colsum.h: column sums of a row-major [T, C] matrix, threaded over blocks of 16
+ * columns. Each column is summed over the rows in order 0..T-1 by one thread, so
+ * the result does not depend on the thread count; the inner loop runs across 16
+ * adjacent columns and vectorises. Used for the bias and LayerNorm-parameter
+ * gradients (reductions over all token rows). */
+#ifndef IJEPA_KERNELS_COLSUM_H
+#define IJEPA_KERNELS_COLSUM_H
+
+#define IJ_COLSUM_BLOCK 16
+
+/* acc[C] += sum_t x[t, :]. */
+static inline void colsum_acc(float *acc, const float *x, int T, int C)
+{
+    int nblk = (C + IJ_COLSUM_BLOCK - 1) / IJ_COLSUM_BLOCK;
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < nblk; k++) {
+        int c0 = k * IJ_COLSUM_BLOCK, n = C - c0 < IJ_COLSUM_BLOCK ? C - c0 : IJ_COLSUM_BLOCK;
+        float s[IJ_COLSUM_BLOCK] = {0};
+        for (int t = 0; t < T; t++) {
+            const float *r = x + (size_t)t * C + c0;
+#pragma omp simd
+            for (int j = 0; j < n; j++) s[j] += r[j];
+        }
+        for (int j = 0; j < n; j++) acc[c0 + j] += s[j];
+    }
+}
+
+#endif
