@@ -158,6 +158,7 @@ static void test_round_trip(void)
     a.batch_size = 7, a.crop_scale[0] = 0.1 + 0.2, a.crop_scale[1] = 1.0 / 3;
     a.crop_ratio[0] = 5e-324, a.crop_ratio[1] = 1e300, a.crop_size = 96, a.use_horizontal_flip = 1;
     SET(a.masks, "fixed");
+    SET(a.probe_pool, "last4");
     a.num_enc_masks = 2, a.num_pred_masks = 3, a.enc_mask_scale[0] = 0.7, a.enc_mask_scale[1] = 0.9;
     a.pred_mask_scale[0] = 0.1, a.pred_mask_scale[1] = 0.25, a.aspect_ratio[0] = -0.0, a.aspect_ratio[1] = 2;
     a.min_keep = 11, a.allow_overlap = 1, a.patch_size = 8;
@@ -295,6 +296,7 @@ static void test_validate(void)
     BAD(c->aspect_ratio[0] = 0, "mask.aspect_ratio");
     BAD(c->crop_size = 30, "data.crop_size 30 is not a positive multiple of mask.patch_size 4");
     BAD(c->patch_size = 0, "mask.patch_size must be >= 1, got 0");
+    BAD(set(c->probe_pool, sizeof c->probe_pool, "mean"), "logging.probe_pool must be 'last' or 'last4', got 'mean'");
     BAD(set(c->masks, sizeof c->masks, "blocks"), "mask.mode must be 'official', 'fixed', 'block', 'random' or 'raster', got 'blocks'");
     BAD((set(c->masks, sizeof c->masks, "raster"), c->allow_overlap = 1), "mask.allow_overlap has no meaning");
     BAD(c->target_ratio = 1.0, "mask.target_ratio must be in (0, 1), got 1");

@@ -31,7 +31,7 @@ static const char usage[] =
 
 /* String options are parsed into pointers, then copied into the config's arrays. */
 typedef struct {
-    const char *data, *masks, *model, *loss, *folder, *ema, *decode;
+    const char *data, *masks, *model, *loss, *folder, *ema, *decode, *probe_pool;
 } StringArgs;
 
 /* --ema: "on", "off" (momentum 0: the target is a copy of the encoder after each step) or "A,B". */
@@ -110,6 +110,7 @@ static int build_options(Option *o, IjTrainConfig *c, StringArgs *s, const char 
     o[n++] = (Option){"probe-fit", OPT_INT, &c->probe_fit, "online probe: training images it fits on", 10, 1 << 24, NULL};
     o[n++] = (Option){"diag-every", OPT_INT, &c->diag_every, "steps between collapse diagnostics on one held-out batch (0: only with the probes)", 0, 1 << 30, NULL};
     o[n++] = (Option){"probe-start", OPT_SWITCH, &c->probe_at_start, "online probe also at step 0 (the random-init encoder)", 0, -1, NULL};
+    o[n++] = (Option){"probe-pool", OPT_STRING, &s->probe_pool, "online probe features: last (average of the final tokens) or last4 (average pools of the 4 last blocks)", 0, -1, NULL};
     o[n++] = (Option){"probe-held", OPT_INT, &c->probe_held, "online probe: other training images it is scored on", 10, 1 << 24, NULL};
     o[n++] = (Option){"threads", OPT_INT, &c->threads, "CPU threads (0: all cores)", 0, 4096, NULL};
     o[n++] = (Option){"decode", OPT_STRING, &s->decode, "once: decode images at load, keep pixels; per-batch: keep the files, decode in the loader (less memory, any image sizes)", 0, -1, NULL};
@@ -233,6 +234,7 @@ int cmd_train(int argc, char **argv)
         copy_str(c.model_name, sizeof c.model_name, s.model, "model") ||
         copy_str(c.loss, sizeof c.loss, s.loss, "loss") || copy_str(c.folder, sizeof c.folder, s.folder, "out") ||
         copy_str(c.decode, sizeof c.decode, s.decode, "decode") ||
+        copy_str(c.probe_pool, sizeof c.probe_pool, s.probe_pool, "probe-pool") ||
         parse_ema(&c, s.ema))
         return -1;
     if (resume && s.folder && strcmp(s.folder, resume) != 0)
@@ -263,7 +265,8 @@ int cmd_train(int argc, char **argv)
     if (lead && ij_mkdirs(c.folder)) goto done;
     if (!lead) c.diag_every = 0;
     if ((c.probe_every > 0 || c.diag_every > 0) &&
-        ij_online_probe_init(&probe, &data, c.probe_fit, c.probe_held, (uint64_t)c.seed))
+        ij_online_probe_init(&probe, &data, c.probe_fit, c.probe_held, (uint64_t)c.seed,
+                             strcmp(c.probe_pool, "last4") ? IJ_POOL_LAST : IJ_POOL_LAST4))
         goto done;
     snprintf(path, sizeof path, "%s/config.yaml", c.folder);
     if (lead && ij_train_config_save_yaml(&c, path)) goto done;

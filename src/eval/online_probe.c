@@ -36,9 +36,11 @@ static int take(IjImageSet *dst, const IjImageSet *src, const int *idx, int n)
     return 0;
 }
 
-int ij_online_probe_init(IjOnlineProbe *p, const IjImageSet *train, int n_fit, int n_held, uint64_t seed)
+int ij_online_probe_init(IjOnlineProbe *p, const IjImageSet *train, int n_fit, int n_held, uint64_t seed,
+                         IjPool pool)
 {
     memset(p, 0, sizeof *p);
+    p->pool = pool;
     if (!train->labels) return ij_error("%s: the online probe needs labels", train->source);
     if (n_fit + n_held > train->count)
         return ij_error("online probe wants %d + %d images, the data has %d", n_fit, n_held, train->count);
@@ -71,13 +73,13 @@ void ij_online_probe_free(IjOnlineProbe *p)
 int ij_online_probe_run(IjOnlineProbe *p, IjModel *m, IjOnlineProbeResult *r)
 {
     double t0 = ij_now();
-    int d = m->cfg.embed_dim, C = p->fit.num_classes;
+    int d = ij_embed_dim(&m->cfg, p->pool), C = p->fit.num_classes;
     if (!p->xfit) {
         p->xfit = ij_malloc(sizeof(float) * (size_t)p->fit.count * d);
         p->xheld = ij_malloc(sizeof(float) * (size_t)p->held.count * d);
     }
-    if (ij_embed_dataset(m, &m->tenc, &p->fit, IJ_POOL_LAST, 256, p->xfit, NULL, NULL) ||
-        ij_embed_dataset(m, &m->tenc, &p->held, IJ_POOL_LAST, 256, p->xheld, NULL, NULL))
+    if (ij_embed_dataset(m, &m->tenc, &p->fit, p->pool, 256, p->xfit, NULL, NULL) ||
+        ij_embed_dataset(m, &m->tenc, &p->held, p->pool, 256, p->xheld, NULL, NULL))
         return -1;
     IjProbeOptions po;
     ij_probe_default_options(&po);

@@ -7,17 +7,20 @@
 #define IJEPA_EVAL_ONLINE_PROBE_H
 
 #include "data/dataset.h"
+#include "eval/embed.h"
 #include "model/model.h"
 
 typedef struct {
     IjImageSet fit, held;   /* views with their own pixel/label copies */
     float *xfit, *xheld;    /* features */
+    IjPool pool;            /* which features (eval/embed.h) */
 } IjOnlineProbe;
 
 typedef struct { double linear, knn; double seconds; } IjOnlineProbeResult;
 
 /* Take n_fit + n_held images of `train` (a seeded random subset). */
-int ij_online_probe_init(IjOnlineProbe *p, const IjImageSet *train, int n_fit, int n_held, uint64_t seed);
+int ij_online_probe_init(IjOnlineProbe *p, const IjImageSet *train, int n_fit, int n_held, uint64_t seed,
+                         IjPool pool);
 void ij_online_probe_free(IjOnlineProbe *p);
 /* Embed both sets with the target encoder and score a linear probe (lambda
  * chosen on a split of the fit set) and k-NN on the held-out set. */

@@ -90,6 +90,7 @@ static const Key keys[] = {
     {"logging", "probe_every", K_INT, F(probe_every), 1, NULL},
     {"logging", "probe_fit", K_INT, F(probe_fit), 1, NULL},
     {"logging", "probe_held", K_INT, F(probe_held), 1, NULL},
+    {"logging", "probe_pool", K_STR, F(probe_pool), 1, NULL},
     {"logging", "probe_at_start", K_BOOL, F(probe_at_start), 1, NULL},
     {"logging", "diag_every", K_INT, F(diag_every), 1, NULL},
     {"logging", "save_every_epochs", K_INT, F(save_every_epochs), 1, NULL},
@@ -170,6 +171,7 @@ void ij_train_config_defaults(IjTrainConfig *c)
     c->loader_threads = 1;
     c->seed = 0;
     set_str(c->loss, sizeof c->loss, "smooth_l1");
+    set_str(c->probe_pool, sizeof c->probe_pool, "last");
     c->target_norm = 1;
     c->ema[0] = 0.996, c->ema[1] = 1.0;
     c->use_ema = 1;
@@ -535,6 +537,8 @@ int ij_train_config_validate(const IjTrainConfig *c)
     NEED(c->embed_dim >= 0 && c->depth >= 0 && c->num_heads >= 0,
          "meta.embed_dim %d, meta.depth %d, meta.num_heads %d must be >= 0 (0 = the preset's)", c->embed_dim,
          c->depth, c->num_heads);
+    NEED(!strcmp(c->probe_pool, "last") || !strcmp(c->probe_pool, "last4"),
+         "logging.probe_pool must be 'last' or 'last4', got '%s'", c->probe_pool);
     NEED(!strcmp(c->loss, "smooth_l1") || !strcmp(c->loss, "l2"), "meta.loss must be 'smooth_l1' or 'l2', got '%s'",
          c->loss);
     NEED(c->epochs >= 1, "optimization.epochs must be >= 1, got %d", c->epochs);

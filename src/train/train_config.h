@@ -57,6 +57,7 @@ typedef struct {
     int save_every_epochs;     /* 0 = only latest */
     int probe_every;           /* steps between online probes (0 = off) */
     int probe_fit, probe_held; /* online probe: training images to fit on / score on */
+    char probe_pool[8];        /* online probe features: "last" or "last4" (eval/embed.h) */
     int probe_at_start;        /* 1: also probe the random-init encoder at step 0 (when probing) */
     int diag_every;            /* steps between collapse diagnostics alone (0: only with the probes) */
     int threads;               /* 0 = all cores */
