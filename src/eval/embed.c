@@ -32,13 +32,17 @@ static void pool_rows(float *out, int ld, const float *x, int n, int N, int D)
     }
 }
 
-static void observe_last4(void *ctx, int layer, const float *x)
+/* Rows row0 .. row0 + nrows - 1 of block `layer`'s output: whole images, possibly on several threads
+ * at once (each writes only its own images' rows of normed and out). */
+static void observe_last4(void *ctx, int layer, const float *x, int row0, int nrows)
 {
     Last4 *c = ctx;
     int first = c->m->cfg.depth - 4;
     if (layer < first) return;
-    layernorm_forward(c->normed, NULL, NULL, x, c->w->norm_w, c->w->norm_b, c->n * c->N, c->D, LN_EPS);
-    pool_rows(c->out + (size_t)(layer - first) * c->D, 4 * c->D, c->normed, c->n, c->N, c->D);
+    float *normed = c->normed + (size_t)row0 * c->D;
+    layernorm_forward(normed, NULL, NULL, x, c->w->norm_w, c->w->norm_b, nrows, c->D, LN_EPS);
+    pool_rows(c->out + (size_t)(row0 / c->N) * 4 * c->D + (size_t)(layer - first) * c->D, 4 * c->D, normed,
+              nrows / c->N, c->N, c->D);
 }
 
 void ij_embed_batch(IjModel *m, const IjEncoderW *w, const float *images, int n, IjPool pool, float *out)

@@ -77,7 +77,7 @@ float *ij_encoder_forward_full(IjModel *m, const IjEncoderW *w, const float *ima
 }
 
 float *ij_encoder_forward_full_observed(IjModel *m, const IjEncoderW *w, const float *images, int B,
-                                        IjLayerObserver observe, void *ctx)
+                                        IjChunkObserver observe, void *ctx)
 {
     const IjConfig *c = &m->cfg;
     int N = ij_num_patches(c), D = c->embed_dim, T = B * N;

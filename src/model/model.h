@@ -77,7 +77,7 @@ void ij_encoder_backward_context(IjModel *m, float *dctx_out, const IjMasks *mas
 float *ij_encoder_forward_full(IjModel *m, const IjEncoderW *w, const float *images, int batch);
 /* The same, calling observe with every block's output (for multi-layer features). */
 float *ij_encoder_forward_full_observed(IjModel *m, const IjEncoderW *w, const float *images, int batch,
-                                        IjLayerObserver observe, void *ctx);
+                                        IjChunkObserver observe, void *ctx);
 void ij_predictor_forward(IjModel *m, const IjMasks *masks);
 /* dpreds [n_tgt, D] -> accumulates predictor grads, returns d(ctx_out) [n_ctx, D]. */
 float *ij_predictor_backward(IjModel *m, const float *dpreds, const IjMasks *masks);

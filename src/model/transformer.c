@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "kernels/kernels.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,13 +24,64 @@ void ij_stack_init(IjStack *s, int depth, int D, int H, int heads, int train)
 
 void ij_stack_free(IjStack *s)
 {
+    free(s->chunk_seq);
+    free(s->chunk_mem);
+    free(s->chunk_seg);
     free(s->mem);
     free(s->lc);
     memset(s, 0, sizeof *s);
 }
 
+/* Inference chunks: consecutive sequences, greedily up to IJ_CHUNK_ROWS rows (a longer sequence is a
+ * chunk of its own), and per-thread workspaces big enough for the largest chunk. */
+static void plan_chunks(IjStack *s, const int *seg_off, int nseg)
+{
+    if ((size_t)nseg + 1 > s->chunk_seq_cap) {
+        free(s->chunk_seq);
+        s->chunk_seq_cap = (size_t)nseg + nseg / 4 + 2;
+        s->chunk_seq = ij_malloc(sizeof(int) * s->chunk_seq_cap);
+    }
+    size_t rows = 0, probs = 0, nsegs = 0;
+    int k = 0;
+    s->chunk_seq[0] = 0;
+    for (int q = 0; q < nseg;) {
+        int q1 = q, r = 0;
+        size_t pr = 0;
+        while (q1 < nseg) {
+            int L = seg_off[q1 + 1] - seg_off[q1];
+            if (q1 > q && r + L > IJ_CHUNK_ROWS) break;
+            r += L;
+            pr += (size_t)L * (size_t)L;
+            q1++;
+        }
+        if ((size_t)r > rows) rows = (size_t)r;
+        if (pr * (size_t)s->heads > probs) probs = pr * (size_t)s->heads;
+        if ((size_t)(q1 - q) > nsegs) nsegs = (size_t)(q1 - q);
+        s->chunk_seq[++k] = q1;
+        q = q1;
+    }
+    s->nchunks = k;
+    int threads = omp_get_max_threads();
+    if (rows <= s->chunk_rows && probs <= s->chunk_probs && nsegs <= s->chunk_nseg && threads <= s->chunk_threads &&
+        s->chunk_mem)
+        return;
+    if (rows > s->chunk_rows) s->chunk_rows = rows;
+    if (probs > s->chunk_probs) s->chunk_probs = probs + probs / 4 + 1;
+    if (nsegs > s->chunk_nseg) s->chunk_nseg = nsegs;
+    if (threads > s->chunk_threads) s->chunk_threads = threads;
+    size_t R = s->chunk_rows, D = (size_t)s->D, H = (size_t)s->H;
+    /* two ping-pong residual streams, ln, qkv, att, x1, h (GELU in place) */
+    s->chunk_floats = R * (2 * D + D + 3 * D + D + D + H) + s->chunk_probs;
+    s->chunk_floats = (s->chunk_floats + 15) & ~(size_t)15; /* 64-byte aligned workspaces */
+    free(s->chunk_mem);
+    free(s->chunk_seg);
+    s->chunk_mem = ij_alloc_aligned(sizeof(float) * s->chunk_floats * (size_t)s->chunk_threads);
+    s->chunk_seg = ij_malloc(sizeof(int) * (s->chunk_nseg + 1) * (size_t)s->chunk_threads);
+}
+
 void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
 {
+    if (!s->train) plan_chunks(s, seg_off, nseg);
     size_t T = (size_t)seg_off[nseg];
     size_t probs = att_probs_size(seg_off, nseg, s->heads);
     size_t scratch = att_scratch_size(seg_off, nseg, s->D, s->heads);
@@ -88,21 +140,56 @@ static void block_forward(float *out, IjLayerCache *c, const IjBlockW *w, const 
     linear_forward_residual(out, c->g, w->fc2_w, w->fc2_b, c->x1, T, H, D);
 }
 
+/* Every chunk through all blocks on one thread: input rows s->x, output rows in the second slot. */
+static float *forward_chunked(IjStack *s, const IjBlockW *w, const int *seg_off, IjChunkObserver observe,
+                              void *ctx)
+{
+    size_t stride = s->cap_rows * (size_t)s->D;
+    const float *gin = s->x;
+    float *gout = s->x + stride;
+    const int D = s->D, H = s->H, heads = s->heads, depth = s->depth;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(s->chunk_threads)
+    for (int k = 0; k < s->nchunks; k++) {
+        int tid = omp_get_thread_num();
+        float *p = s->chunk_mem + (size_t)tid * s->chunk_floats;
+        int *seg = s->chunk_seg + (size_t)tid * (s->chunk_nseg + 1);
+        int q0 = s->chunk_seq[k], n = s->chunk_seq[k + 1] - q0, base = seg_off[q0];
+        for (int j = 0; j <= n; j++) seg[j] = seg_off[q0 + j] - base;
+        size_t R = s->chunk_rows;
+        float *buf[2] = {p, p + R * D};
+        IjLayerCache c = {0};
+        c.ln1 = c.ln2 = p + 2 * R * D; /* LN1's output is dead once qkv is computed */
+        c.qkv = p + 3 * R * D;
+        c.att = p + 6 * R * D;
+        c.x1 = p + 7 * R * D;
+        c.h = c.g = p + 8 * R * D;
+        c.probs = p + 8 * R * D + R * H;
+        for (int l = 0; l < depth; l++) {
+            const float *in = l == 0 ? gin + (size_t)base * D : buf[(l - 1) & 1];
+            float *out = l == depth - 1 ? gout + (size_t)base * D : buf[l & 1];
+            block_forward(out, &c, &w[l], in, seg, n, D, H, heads, NULL);
+            if (observe) observe(ctx, l, out, base, seg[n]);
+        }
+    }
+    return gout;
+}
+
 float *ij_stack_forward(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg)
 {
     return ij_stack_forward_observed(s, w, seg_off, nseg, NULL, NULL);
 }
 
 float *ij_stack_forward_observed(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg,
-                                 IjLayerObserver observe, void *ctx)
+                                 IjChunkObserver observe, void *ctx)
 {
+    if (!s->train && s->depth > 0) return forward_chunked(s, w, seg_off, observe, ctx);
     size_t stride = s->cap_rows * (size_t)s->D;
     for (int l = 0; l < s->depth; l++) {
         int slot = s->train ? l : 0;
         float *in = s->x + (s->train ? (size_t)l : (size_t)(l & 1)) * stride;
         float *out = s->x + (s->train ? (size_t)l + 1 : (size_t)((l + 1) & 1)) * stride;
         block_forward(out, &s->lc[slot], &w[l], in, seg_off, nseg, s->D, s->H, s->heads, s->att_scratch);
-        if (observe) observe(ctx, l, out);
+        if (observe) observe(ctx, l, out, 0, seg_off[nseg]);
     }
     return s->x + (s->train ? (size_t)s->depth : (size_t)(s->depth & 1)) * stride;
 }

@@ -36,6 +36,14 @@ typedef struct {
     float *mem;        /* one allocation behind all of the above */
     size_t mem_floats;
     int train;         /* keeps every layer (1) or only the running one (0) */
+    /* Inference stacks (train == 0) run unobserved forwards in chunks of whole sequences, each chunk
+     * through every block on one thread, in that thread's workspace (see ij_stack_forward). */
+    int *chunk_seq;    /* [nchunks + 1]: chunk k holds sequences chunk_seq[k] .. chunk_seq[k+1]-1 */
+    int nchunks, chunk_threads;
+    size_t chunk_seq_cap, chunk_rows, chunk_probs, chunk_nseg; /* per-thread capacities */
+    float *chunk_mem;  /* chunk_threads workspaces of chunk_floats each */
+    int *chunk_seg;    /* chunk_threads lists of chunk_nseg + 1 relative offsets */
+    size_t chunk_floats;
 } IjStack;
 
 void ij_stack_init(IjStack *s, int depth, int D, int H, int heads, int train);
@@ -44,13 +52,23 @@ void ij_stack_init(IjStack *s, int depth, int D, int H, int heads, int train);
 void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg);
 void ij_stack_free(IjStack *s);
 
-/* Input rows in ij_stack_input(s) [T,D]; returns the output rows [T,D]. */
+/* Input rows in ij_stack_input(s) [T,D]; returns the output rows [T,D].
+ * An inference stack (train == 0) splits the sequences into chunks of about IJ_CHUNK_ROWS rows
+ * (fixed by the sequence lengths alone) and runs each chunk through all blocks on one thread with
+ * single-threaded products: no barrier between blocks and the chunk's activations stay in that
+ * core's cache. The chunks do not depend on the thread count, so neither does the result. */
+#define IJ_CHUNK_ROWS 256
 static inline float *ij_stack_input(IjStack *s) { return s->x; }
 float *ij_stack_forward(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg);
-/* The same, calling observe(ctx, l, x) with the output rows [T,D] of each block l. */
-typedef void (*IjLayerObserver)(void *ctx, int layer, const float *x);
+/* The same, calling observe(ctx, l, x, row0, nrows) with output rows row0 .. row0 + nrows - 1 of
+ * block l in x [nrows, D], whole sequences at a time: all T rows at once (train stacks), or one
+ * chunk at a time, chunks concurrently on different threads (inference stacks: observe must then
+ * write only to places that belong to those rows). */
+typedef void (*IjChunkObserver)(void *ctx, int layer, const float *x, int row0, int nrows);
 float *ij_stack_forward_observed(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg,
-                                 IjLayerObserver observe, void *ctx);
+                                 IjChunkObserver observe, void *ctx);
+/* Backward observers: observe(ctx, l, dx) after block l (below). */
+typedef void (*IjLayerObserver)(void *ctx, int layer, const float *x);
 /* dx: in: gradient w.r.t. the stack output [T,D]; out: w.r.t. its input.
  * Parameter gradients are accumulated into gw. Needs a train stack. */
 void ij_stack_backward(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, const int *seg_off,
