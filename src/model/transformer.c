@@ -62,6 +62,15 @@ static void plan_chunks(IjStack *s, const int *seg_off, int nseg)
     }
     s->nchunks = k;
     int threads = omp_get_max_threads();
+    if (s->train) { /* the chunks write into the per-layer caches: only the offset lists are per thread */
+        if (nsegs > s->chunk_nseg || threads > s->chunk_threads || !s->chunk_seg) {
+            if (nsegs > s->chunk_nseg) s->chunk_nseg = nsegs + nsegs / 4 + 1;
+            if (threads > s->chunk_threads) s->chunk_threads = threads;
+            free(s->chunk_seg);
+            s->chunk_seg = ij_malloc(sizeof(int) * (s->chunk_nseg + 1) * (size_t)s->chunk_threads);
+        }
+        return;
+    }
     if (rows <= s->chunk_rows && probs <= s->chunk_probs && nsegs <= s->chunk_nseg && threads <= s->chunk_threads &&
         s->chunk_mem)
         return;
@@ -81,26 +90,27 @@ static void plan_chunks(IjStack *s, const int *seg_off, int nseg)
 
 void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
 {
-    if (!s->train) plan_chunks(s, seg_off, nseg);
+    plan_chunks(s, seg_off, nseg);
     size_t T = (size_t)seg_off[nseg];
-    size_t probs = att_probs_size(seg_off, nseg, s->heads);
-    size_t scratch = att_scratch_size(seg_off, nseg, s->D, s->heads);
+    size_t probs = s->train ? att_probs_size(seg_off, nseg, s->heads) : 0;
+    size_t scratch = s->train ? att_scratch_size(seg_off, nseg, s->D, s->heads) : 0;
     if (T <= s->cap_rows && probs <= s->cap_probs && scratch <= s->att_scratch_cap && s->mem) return;
     /* Grow with headroom so slowly varying mask sizes settle after a few steps. */
     if (T > s->cap_rows) s->cap_rows = T + T / 4 + 1;
     if (probs > s->cap_probs) s->cap_probs = probs + probs / 4 + 1;
     if (scratch > s->att_scratch_cap) s->att_scratch_cap = scratch + scratch / 4 + 1;
     size_t R = s->cap_rows, D = (size_t)s->D, H = (size_t)s->H;
-    size_t nx = s->train ? (size_t)s->layers + 1 : 2;
+    /* inference stacks keep only their input and output rows (the chunks work in their own space) */
+    size_t nx = s->train ? (size_t)s->layers + 1 : 2, nl = s->train ? (size_t)s->layers : 0;
     size_t per_layer = R * (D + 2 + 3 * D + D + D + D + 2 + 2 * H) + s->cap_probs;
-    size_t back = s->train ? R * (D + D + 3 * D + H) : 0;
-    s->mem_floats = nx * R * D + (size_t)s->layers * per_layer + back + s->att_scratch_cap;
+    size_t back = s->train ? R * (D + D + 3 * D + H) + s->att_scratch_cap : 0;
+    s->mem_floats = nx * R * D + nl * per_layer + back;
     free(s->mem);
     s->mem = ij_alloc_aligned(sizeof(float) * s->mem_floats);
     float *p = s->mem;
 #define TAKE(n) (p += (n), p - (n))
     s->x = TAKE(nx * R * D);
-    for (int l = 0; l < s->layers; l++) {
+    for (int l = 0; l < (int)nl; l++) {
         IjLayerCache *c = &s->lc[l];
         c->ln1 = TAKE(R * D);
         c->mean1 = TAKE(R);
@@ -120,8 +130,8 @@ void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
         s->datt = TAKE(R * D);
         s->dqkv = TAKE(3 * R * D);
         s->dh = TAKE(R * H);
+        s->att_scratch = TAKE(s->att_scratch_cap);
     }
-    s->att_scratch = TAKE(s->att_scratch_cap);
 #undef TAKE
     IJ_ASSERT((size_t)(p - s->mem) == s->mem_floats);
 }
@@ -140,21 +150,36 @@ static void block_forward(float *out, IjLayerCache *c, const IjBlockW *w, const 
     linear_forward_residual(out, c->g, w->fc2_w, w->fc2_b, c->x1, T, H, D);
 }
 
-/* Every chunk through all blocks on one thread: input rows s->x, output rows in the second slot. */
+/* Every chunk through all blocks on one thread. Inference stacks: input rows s->x, output rows in the
+ * second slot, activations in the thread's workspace. Training stacks: the chunk's rows of every
+ * layer's cache and of the per-block inputs, exactly where the block-by-block pass puts them. */
 static float *forward_chunked(IjStack *s, const IjBlockW *w, const int *seg_off, IjChunkObserver observe,
                               void *ctx)
 {
     size_t stride = s->cap_rows * (size_t)s->D;
     const float *gin = s->x;
-    float *gout = s->x + stride;
+    float *gout = s->x + (s->train ? (size_t)s->depth : 1) * stride;
     const int D = s->D, H = s->H, heads = s->heads, depth = s->depth;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(s->chunk_threads)
     for (int k = 0; k < s->nchunks; k++) {
         int tid = omp_get_thread_num();
-        float *p = s->chunk_mem + (size_t)tid * s->chunk_floats;
         int *seg = s->chunk_seg + (size_t)tid * (s->chunk_nseg + 1);
         int q0 = s->chunk_seq[k], n = s->chunk_seq[k + 1] - q0, base = seg_off[q0];
         for (int j = 0; j <= n; j++) seg[j] = seg_off[q0 + j] - base;
+        if (s->train) {
+            size_t b = (size_t)base, poff = att_probs_size(seg_off, q0, heads);
+            for (int l = 0; l < depth; l++) {
+                IjLayerCache c = s->lc[l];
+                c.ln1 += b * D, c.mean1 += b, c.rstd1 += b, c.qkv += b * 3 * D, c.probs += poff;
+                c.att += b * D, c.x1 += b * D, c.ln2 += b * D, c.mean2 += b, c.rstd2 += b;
+                c.h += b * H, c.g += b * H;
+                float *out = s->x + (size_t)(l + 1) * stride + b * D;
+                block_forward(out, &c, &w[l], s->x + (size_t)l * stride + b * D, seg, n, D, H, heads, NULL);
+                if (observe) observe(ctx, l, out, base, seg[n]);
+            }
+            continue;
+        }
+        float *p = s->chunk_mem + (size_t)tid * s->chunk_floats;
         size_t R = s->chunk_rows;
         float *buf[2] = {p, p + R * D};
         IjLayerCache c = {0};
@@ -182,16 +207,9 @@ float *ij_stack_forward(IjStack *s, const IjBlockW *w, const int *seg_off, int n
 float *ij_stack_forward_observed(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg,
                                  IjChunkObserver observe, void *ctx)
 {
-    if (!s->train && s->depth > 0) return forward_chunked(s, w, seg_off, observe, ctx);
-    size_t stride = s->cap_rows * (size_t)s->D;
-    for (int l = 0; l < s->depth; l++) {
-        int slot = s->train ? l : 0;
-        float *in = s->x + (s->train ? (size_t)l : (size_t)(l & 1)) * stride;
-        float *out = s->x + (s->train ? (size_t)l + 1 : (size_t)((l + 1) & 1)) * stride;
-        block_forward(out, &s->lc[slot], &w[l], in, seg_off, nseg, s->D, s->H, s->heads, s->att_scratch);
-        if (observe) observe(ctx, l, out, 0, seg_off[nseg]);
-    }
-    return s->x + (s->train ? (size_t)s->depth : (size_t)(s->depth & 1)) * stride;
+    (void)nseg; /* the chunk plan of the last ij_stack_reserve covers the sequences */
+    if (s->depth == 0) return s->x;
+    return forward_chunked(s, w, seg_off, observe, ctx);
 }
 
 void ij_stack_backward(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, const int *seg_off,

@@ -24,20 +24,20 @@ typedef struct {
 } IjLayerCache;
 
 typedef struct {
-    int layers;        /* depth; 1 for an inference-only stack that reuses one layer's buffers */
+    int layers;        /* depth (training stacks; 1 for inference stacks, whose blocks keep no cache) */
     int depth;         /* blocks actually run */
     int D, H, heads;
     size_t cap_rows, cap_probs;
-    float *x;          /* [(layers + 1) or 2][cap_rows * D]: inputs of each block, then the output */
-    IjLayerCache *lc;  /* [layers] */
+    float *x;          /* [layers + 1 (training) or 2 (inference: input, output)][cap_rows * D] */
+    IjLayerCache *lc;  /* [layers], training stacks only */
     /* backward scratch */
     float *dln, *datt, *dqkv, *dh, *att_scratch;
     size_t att_scratch_cap;
     float *mem;        /* one allocation behind all of the above */
     size_t mem_floats;
-    int train;         /* keeps every layer (1) or only the running one (0) */
-    /* Inference stacks (train == 0) run unobserved forwards in chunks of whole sequences, each chunk
-     * through every block on one thread, in that thread's workspace (see ij_stack_forward). */
+    int train;         /* keeps every layer's activations for backward (1) or only input and output rows (0) */
+    /* The forward pass runs in chunks of whole sequences, each chunk through every block on one thread
+     * (see ij_stack_forward); inference stacks in per-thread workspaces (chunk_mem). */
     int *chunk_seq;    /* [nchunks + 1]: chunk k holds sequences chunk_seq[k] .. chunk_seq[k+1]-1 */
     int nchunks, chunk_threads;
     size_t chunk_seq_cap, chunk_rows, chunk_probs, chunk_nseg; /* per-thread capacities */
@@ -53,17 +53,19 @@ void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg);
 void ij_stack_free(IjStack *s);
 
 /* Input rows in ij_stack_input(s) [T,D]; returns the output rows [T,D].
- * An inference stack (train == 0) splits the sequences into chunks of about IJ_CHUNK_ROWS rows
- * (fixed by the sequence lengths alone) and runs each chunk through all blocks on one thread with
- * single-threaded products: no barrier between blocks and the chunk's activations stay in that
- * core's cache. The chunks do not depend on the thread count, so neither does the result. */
+ * The forward pass splits the sequences into chunks of about IJ_CHUNK_ROWS rows (fixed by the
+ * sequence lengths alone, planned by ij_stack_reserve) and runs each chunk through all blocks on one
+ * thread with single-threaded products: no barrier between blocks and the chunk's activations stay
+ * in that core's cache. A training stack writes the chunk's rows of its per-layer caches (what the
+ * backward pass, block by block over all rows, reads); an inference stack works in a per-thread
+ * workspace and keeps only its input and output rows. The chunks do not depend on the thread count,
+ * so neither does the result. */
 #define IJ_CHUNK_ROWS 256
 static inline float *ij_stack_input(IjStack *s) { return s->x; }
 float *ij_stack_forward(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg);
 /* The same, calling observe(ctx, l, x, row0, nrows) with output rows row0 .. row0 + nrows - 1 of
- * block l in x [nrows, D], whole sequences at a time: all T rows at once (train stacks), or one
- * chunk at a time, chunks concurrently on different threads (inference stacks: observe must then
- * write only to places that belong to those rows). */
+ * block l in x [nrows, D], one chunk of whole sequences at a time, chunks concurrently on different
+ * threads (observe must write only to places that belong to those rows). */
 typedef void (*IjChunkObserver)(void *ctx, int layer, const float *x, int row0, int nrows);
 float *ij_stack_forward_observed(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg,
                                  IjChunkObserver observe, void *ctx);
