@@ -32,10 +32,14 @@ void ij_stack_free(IjStack *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Inference chunks: consecutive sequences, greedily up to IJ_CHUNK_ROWS rows (a longer sequence is a
- * chunk of its own), and per-thread workspaces big enough for the largest chunk. */
+/* Chunks: consecutive sequences, greedily up to `limit` rows (a longer sequence is a chunk of its own);
+ * limit = ceil(T / 8) clamped to [32, IJ_CHUNK_ROWS], so a small batch still gives the threads several
+ * chunks each. It depends on the sequence lengths only, never on the thread count. Inference stacks
+ * also get per-thread workspaces big enough for the largest chunk. */
 static void plan_chunks(IjStack *s, const int *seg_off, int nseg)
 {
+    int limit = (seg_off[nseg] + 7) / 8;
+    limit = limit < 32 ? 32 : limit > IJ_CHUNK_ROWS ? IJ_CHUNK_ROWS : limit;
     if ((size_t)nseg + 1 > s->chunk_seq_cap) {
         free(s->chunk_seq);
         s->chunk_seq_cap = (size_t)nseg + nseg / 4 + 2;
@@ -49,7 +53,7 @@ static void plan_chunks(IjStack *s, const int *seg_off, int nseg)
         size_t pr = 0;
         while (q1 < nseg) {
             int L = seg_off[q1 + 1] - seg_off[q1];
-            if (q1 > q && r + L > IJ_CHUNK_ROWS) break;
+            if (q1 > q && r + L > limit) break;
             r += L;
             pr += (size_t)L * (size_t)L;
             q1++;

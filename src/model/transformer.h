@@ -53,8 +53,8 @@ void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg);
 void ij_stack_free(IjStack *s);
 
 /* Input rows in ij_stack_input(s) [T,D]; returns the output rows [T,D].
- * The forward pass splits the sequences into chunks of about IJ_CHUNK_ROWS rows (fixed by the
- * sequence lengths alone, planned by ij_stack_reserve) and runs each chunk through all blocks on one
+ * The forward pass splits the sequences into chunks of at most IJ_CHUNK_ROWS rows (fewer for small
+ * batches; fixed by the sequence lengths alone, planned by ij_stack_reserve) and runs each chunk through all blocks on one
  * thread with single-threaded products: no barrier between blocks and the chunk's activations stay
  * in that core's cache. A training stack writes the chunk's rows of its per-layer caches (what the
  * backward pass, block by block over all rows, reads); an inference stack works in a per-thread
