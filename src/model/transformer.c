@@ -164,7 +164,9 @@ static float *forward_chunked(IjStack *s, const IjBlockW *w, const int *seg_off,
     const float *gin = s->x;
     float *gout = s->x + (s->train ? (size_t)s->depth : 1) * stride;
     const int D = s->D, H = s->H, heads = s->heads, depth = s->depth;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(s->chunk_threads)
+    /* as many threads as asked for now, at most as many as have workspaces */
+    int threads = omp_get_max_threads() < s->chunk_threads ? omp_get_max_threads() : s->chunk_threads;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int k = 0; k < s->nchunks; k++) {
         int tid = omp_get_thread_num();
         int *seg = s->chunk_seg + (size_t)tid * (s->chunk_nseg + 1);
