@@ -101,6 +101,8 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
     float scale = 1.0f / sqrtf((float)hd);
     const int D3 = 3 * D;
     size_t per_thread = att_scratch_size(seg_off, nseg, D, heads) / (size_t)omp_get_max_threads();
+    /* Called from inside a parallel region (a chunk of the training stack's backward pass) this loop runs
+     * on one thread, number 0: the caller passes that thread's own scratch. */
 #pragma omp parallel for schedule(dynamic, 1)
     for (int sh = 0; sh < nseg * heads; sh++) {
         int s = sh / heads, h = sh % heads;

@@ -22,12 +22,15 @@ void linear_forward_residual(float *out, const float *in, const float *w, const 
 /* din[T,Cin] = dout[T,Cout] @ w[Cout,Cin] (skipped if din NULL); dw[Cout,Cin] += dout^T @ in; db[Cout] += sum_t dout */
 void linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                      const float *w, int T, int Cin, int Cout);
+/* The two halves of linear_backward: din only; dw and db (db may be NULL) only. */
+void linear_backward_input(float *din, const float *dout, const float *w, int T, int Cin, int Cout);
+void linear_backward_params(float *dw, float *db, const float *dout, const float *in, int T, int Cin, int Cout);
 
 /* y[T,C] = (x - mean) * rstd * w + b, per row; mean/rstd[T] saved for backward (may be NULL).
  * w and b may be NULL (no affine). Biased variance. */
 void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w,
                        const float *b, int T, int C, float eps);
-/* dx[T,C] += dLN/dx; dw[C] += sum dy*xhat; db[C] += sum dy (dw/db/w may be NULL). */
+/* dx[T,C] += dLN/dx; dw[C] += sum dy*xhat; db[C] += sum dy (dx/dw/db/w may be NULL). */
 void layernorm_backward_acc(float *dx, float *dw, float *db, const float *dy, const float *x,
                             const float *mean, const float *rstd, const float *w, int T, int C);
 

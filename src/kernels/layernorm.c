@@ -74,6 +74,7 @@ void layernorm_backward_acc(float *dx, float *dw, float *db, const float *dy, co
             for (int j = 0; j < n; j++) dw[c0 + j] += s[j];
         }
     }
+    if (!dx) return;
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < T; t++) {
         const float *xr = x + (size_t)t * C, *dyr = dy + (size_t)t * C;

@@ -32,14 +32,24 @@ void linear_forward_residual(float *out, const float *in, const float *w, const 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, Cout, Cin, 1.0f, in, Cin, w, Cin, 1.0f, out, Cout);
 }
 
-void linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                     const float *w, int T, int Cin, int Cout)
+void linear_backward_input(float *din, const float *dout, const float *w, int T, int Cin, int Cout)
 {
     if (T == 0) return;
-    if (din)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Cin, Cout, 1.0f, dout, Cout, w, Cin, 0.0f,
-                    din, Cin);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Cin, Cout, 1.0f, dout, Cout, w, Cin, 0.0f, din,
+                Cin);
+}
+
+void linear_backward_params(float *dw, float *db, const float *dout, const float *in, int T, int Cin, int Cout)
+{
+    if (T == 0) return;
     /* dw[Cout,Cin] += dout^T[Cout,T] @ in[T,Cin] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, Cin, T, 1.0f, dout, Cout, in, Cin, 1.0f, dw, Cin);
     if (db) colsum_acc(db, dout, T, Cout);
+}
+
+void linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                     const float *w, int T, int Cin, int Cout)
+{
+    if (din) linear_backward_input(din, dout, w, T, Cin, Cout);
+    linear_backward_params(dw, db, dout, in, T, Cin, Cout);
 }

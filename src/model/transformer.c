@@ -97,7 +97,10 @@ void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
     plan_chunks(s, seg_off, nseg);
     size_t T = (size_t)seg_off[nseg];
     size_t probs = s->train ? att_probs_size(seg_off, nseg, s->heads) : 0;
-    size_t scratch = s->train ? att_scratch_size(seg_off, nseg, s->D, s->heads) : 0;
+    /* attention backward: one L x L matrix per thread that runs chunks */
+    size_t scratch = s->train ? att_scratch_size(seg_off, nseg, s->D, s->heads) / (size_t)omp_get_max_threads() *
+                                    (size_t)s->chunk_threads
+                              : 0;
     if (T <= s->cap_rows && probs <= s->cap_probs && scratch <= s->att_scratch_cap && s->mem) return;
     /* Grow with headroom so slowly varying mask sizes settle after a few steps. */
     if (T > s->cap_rows) s->cap_rows = T + T / 4 + 1;
@@ -107,7 +110,7 @@ void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
     /* inference stacks keep only their input and output rows (the chunks work in their own space) */
     size_t nx = s->train ? (size_t)s->layers + 1 : 2, nl = s->train ? (size_t)s->layers : 0;
     size_t per_layer = R * (D + 2 + 3 * D + D + D + D + 2 + 2 * H) + s->cap_probs;
-    size_t back = s->train ? R * (D + D + 3 * D + H) + s->att_scratch_cap : 0;
+    size_t back = s->train ? R * (D + D + 3 * D + H + 3 * D) + s->att_scratch_cap : 0;
     s->mem_floats = nx * R * D + nl * per_layer + back;
     free(s->mem);
     s->mem = ij_alloc_aligned(sizeof(float) * s->mem_floats);
@@ -134,6 +137,9 @@ void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
         s->datt = TAKE(R * D);
         s->dqkv = TAKE(3 * R * D);
         s->dh = TAKE(R * H);
+        s->dout = TAKE(R * D);
+        s->dln2 = TAKE(R * D);
+        s->dx1 = TAKE(R * D);
         s->att_scratch = TAKE(s->att_scratch_cap);
     }
 #undef TAKE
@@ -224,30 +230,58 @@ void ij_stack_backward(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, c
     ij_stack_backward_observed(s, w, gw, dx, seg_off, nseg, NULL, NULL);
 }
 
+/* One block's backward pass in two phases.
+ * A: the input gradients, by chunks of whole sequences, each chunk through the whole block on one
+ *    thread (single-threaded products): dx <- d(block input); what the parameter gradients need is
+ *    kept for all rows (dout, dh, dln2, dx1, dqkv, dln).
+ * B: the parameter gradients over all rows at once (products with K = T, threaded inside BLAS;
+ *    column sums threaded by column blocks), so every sum runs over the rows in a fixed order. */
+static void block_backward(IjStack *s, const IjLayerCache *c, const IjBlockW *wl, IjBlockW *gl, float *dx,
+                           const float *x, const int *seg_off, int T)
+{
+    const int D = s->D, H = s->H, heads = s->heads;
+    int threads = omp_get_max_threads() < s->chunk_threads ? omp_get_max_threads() : s->chunk_threads;
+    size_t scratch_per_thread = s->att_scratch_cap / (size_t)s->chunk_threads;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (int k = 0; k < s->nchunks; k++) {
+        int tid = omp_get_thread_num();
+        int *seg = s->chunk_seg + (size_t)tid * (s->chunk_nseg + 1);
+        int q0 = s->chunk_seq[k], n = s->chunk_seq[k + 1] - q0, base = seg_off[q0];
+        for (int j = 0; j <= n; j++) seg[j] = seg_off[q0 + j] - base;
+        int r = seg[n];
+        size_t b = (size_t)base, poff = att_probs_size(seg_off, q0, heads);
+        float *dxr = dx + b * D, *dh = s->dh + b * H, *dln2 = s->dln2 + b * D, *dqkv = s->dqkv + b * 3 * D;
+        float *datt = s->datt + b * D, *dln = s->dln + b * D;
+        /* MLP branch: dx holds d(out) = d(x1) from the residual. */
+        memcpy(s->dout + b * D, dxr, sizeof(float) * (size_t)r * D);
+        linear_backward_input(dh, dxr, wl->fc2_w, r, H, D);
+        gelu_backward(dh, dh, c->h + b * H, (size_t)r * H);
+        linear_backward_input(dln2, dh, wl->fc1_w, r, D, H);
+        layernorm_backward_acc(dxr, NULL, NULL, dln2, c->x1 + b * D, c->mean2 + b, c->rstd2 + b, wl->norm2_w, r, D);
+        /* Attention branch: dx now holds d(x1) = d(x) from the residual. */
+        memcpy(s->dx1 + b * D, dxr, sizeof(float) * (size_t)r * D);
+        linear_backward_input(datt, dxr, wl->proj_w, r, D, D);
+        attention_backward(dqkv, datt, c->qkv + b * 3 * D, c->probs + poff, seg, n, D, heads,
+                           s->att_scratch + (size_t)tid * scratch_per_thread);
+        linear_backward_input(dln, dqkv, wl->qkv_w, r, D, 3 * D);
+        layernorm_backward_acc(dxr, NULL, NULL, dln, x + b * D, c->mean1 + b, c->rstd1 + b, wl->norm1_w, r, D);
+    }
+    linear_backward_params(gl->fc2_w, gl->fc2_b, s->dout, c->g, T, H, D);
+    linear_backward_params(gl->fc1_w, gl->fc1_b, s->dh, c->ln2, T, D, H);
+    layernorm_backward_acc(NULL, gl->norm2_w, gl->norm2_b, s->dln2, c->x1, c->mean2, c->rstd2, wl->norm2_w, T, D);
+    linear_backward_params(gl->proj_w, gl->proj_b, s->dx1, c->att, T, D, D);
+    linear_backward_params(gl->qkv_w, gl->qkv_b, s->dqkv, c->ln1, T, D, 3 * D);
+    layernorm_backward_acc(NULL, gl->norm1_w, gl->norm1_b, s->dln, x, c->mean1, c->rstd1, wl->norm1_w, T, D);
+}
+
 void ij_stack_backward_observed(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, const int *seg_off,
                                 int nseg, IjLayerObserver observe, void *ctx)
 {
     IJ_ASSERT(s->train);
-    int T = seg_off[nseg], D = s->D, H = s->H;
+    int T = seg_off[nseg], D = s->D;
     size_t stride = s->cap_rows * (size_t)D;
     for (int l = s->depth - 1; l >= 0; l--) {
-        const IjLayerCache *c = &s->lc[l];
-        const IjBlockW *wl = &w[l];
-        IjBlockW *gl = &gw[l];
-        const float *x = s->x + (size_t)l * stride;
-        /* MLP branch: dx holds d(out) = d(x1) from the residual. */
-        linear_backward(s->dh, gl->fc2_w, gl->fc2_b, dx, c->g, wl->fc2_w, T, H, D);
-        gelu_backward(s->dh, s->dh, c->h, (size_t)T * H);
-        linear_backward(s->dln, gl->fc1_w, gl->fc1_b, s->dh, c->ln2, wl->fc1_w, T, D, H);
-        layernorm_backward_acc(dx, gl->norm2_w, gl->norm2_b, s->dln, c->x1, c->mean2, c->rstd2,
-                               wl->norm2_w, T, D);
-        /* Attention branch: dx now holds d(x1) = d(x) from the residual. */
-        linear_backward(s->datt, gl->proj_w, gl->proj_b, dx, c->att, wl->proj_w, T, D, D);
-        attention_backward(s->dqkv, s->datt, c->qkv, c->probs, seg_off, nseg, D, s->heads,
-                           s->att_scratch);
-        linear_backward(s->dln, gl->qkv_w, gl->qkv_b, s->dqkv, c->ln1, wl->qkv_w, T, D, 3 * D);
-        layernorm_backward_acc(dx, gl->norm1_w, gl->norm1_b, s->dln, x, c->mean1, c->rstd1,
-                               wl->norm1_w, T, D);
+        block_backward(s, &s->lc[l], &w[l], &gw[l], dx, s->x + (size_t)l * stride, seg_off, T);
         if (observe) observe(ctx, l, dx);
     }
 }

@@ -30,8 +30,9 @@ typedef struct {
     size_t cap_rows, cap_probs;
     float *x;          /* [layers + 1 (training) or 2 (inference: input, output)][cap_rows * D] */
     IjLayerCache *lc;  /* [layers], training stacks only */
-    /* backward scratch */
+    /* backward scratch, [T, width] each: what the parameter gradients need once all rows are done */
     float *dln, *datt, *dqkv, *dh, *att_scratch;
+    float *dout, *dln2, *dx1; /* a block's output gradient, LN2's input gradient, d(x1) */
     size_t att_scratch_cap;
     float *mem;        /* one allocation behind all of the above */
     size_t mem_floats;
