@@ -160,6 +160,22 @@ static void block_forward(float *out, IjLayerCache *c, const IjBlockW *w, const 
     linear_forward_residual(out, c->g, w->fc2_w, w->fc2_b, c->x1, T, H, D);
 }
 
+/* Threads for a chunked loop: as many as asked for now, at most as many as have workspaces. */
+static int chunk_threads(const IjStack *s)
+{
+    return omp_get_max_threads() < s->chunk_threads ? omp_get_max_threads() : s->chunk_threads;
+}
+
+/* Chunk k on thread tid: its first sequence q0, sequence count n, first row base; returns its sequence
+ * offsets relative to base (n + 1 entries, in the thread's own list). */
+static int *chunk_begin(const IjStack *s, const int *seg_off, int k, int tid, int *q0, int *n, int *base)
+{
+    int *seg = s->chunk_seg + (size_t)tid * (s->chunk_nseg + 1);
+    *q0 = s->chunk_seq[k], *n = s->chunk_seq[k + 1] - *q0, *base = seg_off[*q0];
+    for (int j = 0; j <= *n; j++) seg[j] = seg_off[*q0 + j] - *base;
+    return seg;
+}
+
 /* Every chunk through all blocks on one thread. Inference stacks: input rows s->x, output rows in the
  * second slot, activations in the thread's workspace. Training stacks: the chunk's rows of every
  * layer's cache and of the per-block inputs, exactly where the block-by-block pass puts them. */
@@ -170,14 +186,10 @@ static float *forward_chunked(IjStack *s, const IjBlockW *w, const int *seg_off,
     const float *gin = s->x;
     float *gout = s->x + (s->train ? (size_t)s->depth : 1) * stride;
     const int D = s->D, H = s->H, heads = s->heads, depth = s->depth;
-    /* as many threads as asked for now, at most as many as have workspaces */
-    int threads = omp_get_max_threads() < s->chunk_threads ? omp_get_max_threads() : s->chunk_threads;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(chunk_threads(s))
     for (int k = 0; k < s->nchunks; k++) {
-        int tid = omp_get_thread_num();
-        int *seg = s->chunk_seg + (size_t)tid * (s->chunk_nseg + 1);
-        int q0 = s->chunk_seq[k], n = s->chunk_seq[k + 1] - q0, base = seg_off[q0];
-        for (int j = 0; j <= n; j++) seg[j] = seg_off[q0 + j] - base;
+        int tid = omp_get_thread_num(), q0, n, base;
+        int *seg = chunk_begin(s, seg_off, k, tid, &q0, &n, &base);
         if (s->train) {
             size_t b = (size_t)base, poff = att_probs_size(seg_off, q0, heads);
             for (int l = 0; l < depth; l++) {
@@ -240,14 +252,11 @@ static void block_backward(IjStack *s, const IjLayerCache *c, const IjBlockW *wl
                            const float *x, const int *seg_off, int T)
 {
     const int D = s->D, H = s->H, heads = s->heads;
-    int threads = omp_get_max_threads() < s->chunk_threads ? omp_get_max_threads() : s->chunk_threads;
     size_t scratch_per_thread = s->att_scratch_cap / (size_t)s->chunk_threads;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(chunk_threads(s))
     for (int k = 0; k < s->nchunks; k++) {
-        int tid = omp_get_thread_num();
-        int *seg = s->chunk_seg + (size_t)tid * (s->chunk_nseg + 1);
-        int q0 = s->chunk_seq[k], n = s->chunk_seq[k + 1] - q0, base = seg_off[q0];
-        for (int j = 0; j <= n; j++) seg[j] = seg_off[q0 + j] - base;
+        int tid = omp_get_thread_num(), q0, n, base;
+        int *seg = chunk_begin(s, seg_off, k, tid, &q0, &n, &base);
         int r = seg[n];
         size_t b = (size_t)base, poff = att_probs_size(seg_off, q0, heads);
         float *dxr = dx + b * D, *dh = s->dh + b * H, *dln2 = s->dln2 + b * D, *dqkv = s->dqkv + b * 3 * D;
