@@ -178,7 +178,7 @@ static int *chunk_begin(const IjStack *s, const int *seg_off, int k, int tid, in
 
 /* Every chunk through all blocks on one thread. Inference stacks: input rows s->x, output rows in the
  * second slot, activations in the thread's workspace. Training stacks: the chunk's rows of every
- * layer's cache and of the per-block inputs, exactly where the block-by-block pass puts them. */
+ * layer's cache and of the per-block inputs, where the backward pass reads them. */
 static float *forward_chunked(IjStack *s, const IjBlockW *w, const int *seg_off, IjChunkObserver observe,
                               void *ctx)
 {
