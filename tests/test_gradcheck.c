@@ -334,7 +334,7 @@ typedef struct {
 static double att_obj(void *p)
 {
     AttCtx *c = p;
-    attention_forward(c->out, c->probs, c->qkv, c->seg, c->nseg, c->D, c->heads, c->scratch);
+    attention_forward(c->out, c->probs, c->qkv, c->seg, c->nseg, c->D, c->heads);
     return dot_obj(c->out, c->R, (size_t)c->seg[c->nseg] * c->D);
 }
 

@@ -71,9 +71,8 @@ static void softmax_rows(float *P, int L)
  * parallel loop OpenBLAS's OpenMP build runs single-threaded, so threads never
  * nest). */
 void attention_forward(float *out, float *probs, const float *qkv, const int *seg_off, int nseg,
-                       int D, int heads, float *scratch)
+                       int D, int heads)
 {
-    (void)scratch;
     int hd = D / heads;
     float scale = 1.0f / sqrtf((float)hd);
     const int D3 = 3 * D;

@@ -8,8 +8,10 @@
 
 #define IJ_COLSUM_BLOCK 16
 
-/* acc[C] += sum_t x[t, :]. */
-static inline void colsum_acc(float *acc, const float *x, int T, int C)
+/* acc[C] += sum_t dy[t, :], or with x given, sum_t dy[t, :] * (x[t, :] - mean[t]) * rstd[t]
+ * (the LayerNorm weight gradient: dy times the normalised input). */
+static inline void colsum_xhat_acc(float *acc, const float *dy, const float *x, const float *mean,
+                                   const float *rstd, int T, int C)
 {
     int nblk = (C + IJ_COLSUM_BLOCK - 1) / IJ_COLSUM_BLOCK;
 #pragma omp parallel for schedule(static)
@@ -17,12 +19,25 @@ static inline void colsum_acc(float *acc, const float *x, int T, int C)
         int c0 = k * IJ_COLSUM_BLOCK, n = C - c0 < IJ_COLSUM_BLOCK ? C - c0 : IJ_COLSUM_BLOCK;
         float s[IJ_COLSUM_BLOCK] = {0};
         for (int t = 0; t < T; t++) {
-            const float *r = x + (size_t)t * C + c0;
+            const float *r = dy + (size_t)t * C + c0;
+            if (x) {
+                const float *xr = x + (size_t)t * C + c0;
+                float m = mean[t], rs = rstd[t];
 #pragma omp simd
-            for (int j = 0; j < n; j++) s[j] += r[j];
+                for (int j = 0; j < n; j++) s[j] += r[j] * (xr[j] - m) * rs;
+            } else {
+#pragma omp simd
+                for (int j = 0; j < n; j++) s[j] += r[j];
+            }
         }
         for (int j = 0; j < n; j++) acc[c0 + j] += s[j];
     }
+}
+
+/* acc[C] += sum_t x[t, :]. */
+static inline void colsum_acc(float *acc, const float *x, int T, int C)
+{
+    colsum_xhat_acc(acc, x, NULL, NULL, NULL, T, C);
 }
 
 #endif

@@ -45,10 +45,10 @@ void gelu_backward(float *dx, const float *dy, const float *x, size_t n);
  * probs: attention probabilities, sequence s head h at probs + att_probs_offset(s, h)
  * (total size att_probs_size(seg_off, nseg, heads)). */
 size_t att_probs_size(const int *seg_off, int nseg, int heads);
-/* Floats of scratch both passes need (per-thread transposed keys/values and a row). */
+/* Floats of scratch the backward pass needs (one L x L matrix per thread, L the longest sequence). */
 size_t att_scratch_size(const int *seg_off, int nseg, int D, int heads);
 void attention_forward(float *out, float *probs, const float *qkv, const int *seg_off, int nseg,
-                       int D, int heads, float *scratch);
+                       int D, int heads);
 /* dqkv[T,3D] (overwritten) from dout[T,D]. */
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *probs,
                         const int *seg_off, int nseg, int D, int heads, float *scratch);

@@ -59,21 +59,7 @@ void layernorm_backward_acc(float *dx, float *dw, float *db, const float *dy, co
     /* Parameter gradients: reductions over rows, threaded over blocks of 16 columns, each column summed
      * over the rows in order by one thread (independent of the thread count). */
     if (db) colsum_acc(db, dy, T, C);
-    if (dw) {
-        int nblk = (C + IJ_COLSUM_BLOCK - 1) / IJ_COLSUM_BLOCK;
-#pragma omp parallel for schedule(static)
-        for (int k = 0; k < nblk; k++) {
-            int c0 = k * IJ_COLSUM_BLOCK, n = C - c0 < IJ_COLSUM_BLOCK ? C - c0 : IJ_COLSUM_BLOCK;
-            float s[IJ_COLSUM_BLOCK] = {0};
-            for (int t = 0; t < T; t++) {
-                const float *xr = x + (size_t)t * C + c0, *dyr = dy + (size_t)t * C + c0;
-                float m = mean[t], rs = rstd[t];
-#pragma omp simd
-                for (int j = 0; j < n; j++) s[j] += dyr[j] * (xr[j] - m) * rs;
-            }
-            for (int j = 0; j < n; j++) dw[c0 + j] += s[j];
-        }
-    }
+    if (dw) colsum_xhat_acc(dw, dy, x, mean, rstd, T, C);
     if (!dx) return;
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < T; t++) {

@@ -147,12 +147,12 @@ void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
 }
 
 static void block_forward(float *out, IjLayerCache *c, const IjBlockW *w, const float *x,
-                          const int *seg_off, int nseg, int D, int H, int heads, float *scratch)
+                          const int *seg_off, int nseg, int D, int H, int heads)
 {
     int T = seg_off[nseg];
     layernorm_forward(c->ln1, c->mean1, c->rstd1, x, w->norm1_w, w->norm1_b, T, D, LN_EPS);
     linear_forward(c->qkv, c->ln1, w->qkv_w, w->qkv_b, T, D, 3 * D);
-    attention_forward(c->att, c->probs, c->qkv, seg_off, nseg, D, heads, scratch);
+    attention_forward(c->att, c->probs, c->qkv, seg_off, nseg, D, heads);
     linear_forward_residual(c->x1, c->att, w->proj_w, w->proj_b, x, T, D, D);
     layernorm_forward(c->ln2, c->mean2, c->rstd2, c->x1, w->norm2_w, w->norm2_b, T, D, LN_EPS);
     linear_forward(c->h, c->ln2, w->fc1_w, w->fc1_b, T, D, H);
@@ -198,7 +198,7 @@ static float *forward_chunked(IjStack *s, const IjBlockW *w, const int *seg_off,
                 c.att += b * D, c.x1 += b * D, c.ln2 += b * D, c.mean2 += b, c.rstd2 += b;
                 c.h += b * H, c.g += b * H;
                 float *out = s->x + (size_t)(l + 1) * stride + b * D;
-                block_forward(out, &c, &w[l], s->x + (size_t)l * stride + b * D, seg, n, D, H, heads, NULL);
+                block_forward(out, &c, &w[l], s->x + (size_t)l * stride + b * D, seg, n, D, H, heads);
                 if (observe) observe(ctx, l, out, base, seg[n]);
             }
             continue;
@@ -216,7 +216,7 @@ static float *forward_chunked(IjStack *s, const IjBlockW *w, const int *seg_off,
         for (int l = 0; l < depth; l++) {
             const float *in = l == 0 ? gin + (size_t)base * D : buf[(l - 1) & 1];
             float *out = l == depth - 1 ? gout + (size_t)base * D : buf[l & 1];
-            block_forward(out, &c, &w[l], in, seg, n, D, H, heads, NULL);
+            block_forward(out, &c, &w[l], in, seg, n, D, H, heads);
             if (observe) observe(ctx, l, out, base, seg[n]);
         }
     }
