@@ -1,7 +1,8 @@
 /* gelu.c: the exact (erf) GELU used by the reference ViT.
  * simdlen(16): GCC's default for -march=native on AVX-512 machines is 256-bit vectors, which calls
- * libmvec's 8-lane erff/expf; asking for 16 lanes reaches the 512-bit variants there (and changes
- * nothing where only AVX2 exists). */
+ * libmvec's 8-lane erff/expf; asking for 16 lanes reaches the 512-bit variants there. With only AVX2
+ * (checked with -march=haswell) the main loop still calls the 8-lane variants; only the loop's
+ * remainder changes (scalar instead of 4-lane calls). */
 #include "kernels/kernels.h"
 
 #include "kernels/vecmath.h"
