@@ -8,6 +8,8 @@ CC      ?= cc
 OPT     ?= -O2 -march=native
 BUILD   := build
 ifeq ($(SAN),1)
+# No -march=native here: this build runs the BLAS fallback of the blocks' products (kernels/gemm.h),
+# the normal build the vector kernel.
 BUILD   := build-san
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 endif

@@ -16,7 +16,7 @@
 
 /* out[T,Cout] = in[T,Cin] @ w[Cout,Cin]^T + b[Cout]  (b may be NULL) */
 void linear_forward(float *out, const float *in, const float *w, const float *b, int T, int Cin, int Cout);
-/* out[T,Cout] = res[T,Cout] + in @ w^T + b (a residual branch's output projection; out != res) */
+/* out[T,Cout] = res[T,Cout] + in @ w^T + b (a residual branch's output projection; out != res; b may be NULL) */
 void linear_forward_residual(float *out, const float *in, const float *w, const float *b, const float *res,
                              int T, int Cin, int Cout);
 /* din[T,Cin] = dout[T,Cout] @ w[Cout,Cin] (skipped if din NULL); dw[Cout,Cin] += dout^T @ in; db[Cout] += sum_t dout */
@@ -25,6 +25,13 @@ void linear_backward(float *din, float *dw, float *db, const float *dout, const 
 /* The two halves of linear_backward: din only; dw and db (db may be NULL) only. */
 void linear_backward_input(float *din, const float *dout, const float *w, int T, int Cin, int Cout);
 void linear_backward_params(float *dw, float *db, const float *dout, const float *in, int T, int Cin, int Cout);
+/* On one thread, for rows of a chunk (see gemm.h): out = in @ w^T + b (+ res when res != NULL) with
+ * wp = w packed by gemm_pack_wt, and din = dout @ w with wp = w packed by gemm_pack_w. With wp NULL
+ * (no vector kernel on this machine) the same through BLAS. */
+void linear_forward_rows(float *out, const float *in, const float *w, const float *wp, const float *b,
+                         const float *res, int T, int Cin, int Cout);
+void linear_backward_input_rows(float *din, const float *dout, const float *w, const float *wp, int T, int Cin,
+                                int Cout);
 
 /* y[T,C] = (x - mean) * rstd * w + b, per row; mean/rstd[T] saved for backward (may be NULL).
  * w and b may be NULL (no affine). Biased variance. */

@@ -2,6 +2,7 @@
 #include "kernels/kernels.h"
 
 #include "kernels/colsum.h"
+#include "kernels/gemm.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -27,7 +28,7 @@ void linear_forward_residual(float *out, const float *in, const float *w, const 
         const float *r = res + (size_t)t * Cout;
         float *o = out + (size_t)t * Cout;
 #pragma omp simd
-        for (int c = 0; c < Cout; c++) o[c] = r[c] + b[c];
+        for (int c = 0; c < Cout; c++) o[c] = b ? r[c] + b[c] : r[c];
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, Cout, Cin, 1.0f, in, Cin, w, Cin, 1.0f, out, Cout);
 }
@@ -52,4 +53,21 @@ void linear_backward(float *din, float *dw, float *db, const float *dout, const 
 {
     if (din) linear_backward_input(din, dout, w, T, Cin, Cout);
     linear_backward_params(dw, db, dout, in, T, Cin, Cout);
+}
+
+void linear_forward_rows(float *out, const float *in, const float *w, const float *wp, const float *b,
+                         const float *res, int T, int Cin, int Cout)
+{
+    if (T == 0) return;
+    if (wp) gemm_rows(out, Cout, in, Cin, wp, T, Cout, Cin, b, res, Cout);
+    else if (res) linear_forward_residual(out, in, w, b, res, T, Cin, Cout);
+    else linear_forward(out, in, w, b, T, Cin, Cout);
+}
+
+void linear_backward_input_rows(float *din, const float *dout, const float *w, const float *wp, int T, int Cin,
+                                int Cout)
+{
+    if (T == 0) return;
+    if (wp) gemm_rows(din, Cin, dout, Cout, wp, T, Cin, Cout, NULL, NULL, 0);
+    else linear_backward_input(din, dout, w, T, Cin, Cout);
 }

@@ -30,6 +30,9 @@ int ij_model_init(IjModel *m, const IjConfig *c, uint64_t seed)
     ij_stack_init(&m->ctx_stack, c->depth, c->embed_dim, c->mlp_dim, c->num_heads, 1);
     ij_stack_init(&m->pred_stack, c->pred_depth, c->pred_dim, c->pred_mlp_dim, c->num_heads, 1);
     ij_stack_init(&m->tgt_stack, c->depth, c->embed_dim, c->mlp_dim, c->num_heads, 0);
+    /* the three stacks run one after the other: one buffer of packed weights serves them all */
+    ij_stack_share_pack(&m->tgt_stack, &m->ctx_stack);
+    ij_stack_share_pack(&m->pred_stack, &m->ctx_stack);
     return 0;
 }
 

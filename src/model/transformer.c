@@ -2,6 +2,7 @@
 #include "model/transformer.h"
 
 #include "core/error.h"
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
 
 #include <omp.h>
@@ -9,6 +10,14 @@
 #include <string.h>
 
 #define LN_EPS 1e-6f
+
+/* Floats for w[rows, cols] packed either way: w^T for the forward, w for the input gradient (the two
+ * differ in their zero padding). */
+static size_t pack_slot(int rows, int cols)
+{
+    size_t fwd = gemm_packed_size(rows, cols), bwd = gemm_packed_size(cols, rows);
+    return fwd > bwd ? fwd : bwd;
+}
 
 void ij_stack_init(IjStack *s, int depth, int D, int H, int heads, int train)
 {
@@ -20,6 +29,9 @@ void ij_stack_init(IjStack *s, int depth, int D, int H, int heads, int train)
     s->heads = heads;
     s->train = train;
     s->lc = ij_calloc((size_t)s->layers, sizeof *s->lc);
+    /* room for either layout of every block's four matrices (see packed_block) */
+    s->wpack_floats = (pack_slot(3 * D, D) + pack_slot(D, D) + pack_slot(H, D) + pack_slot(D, H)) * (size_t)depth;
+    if (s->wpack_floats) s->wpack = ij_alloc_aligned(sizeof(float) * s->wpack_floats);
 }
 
 void ij_stack_free(IjStack *s)
@@ -29,7 +41,16 @@ void ij_stack_free(IjStack *s)
     free(s->chunk_seg);
     free(s->mem);
     free(s->lc);
+    if (!s->wpack_shared) free(s->wpack);
     memset(s, 0, sizeof *s);
+}
+
+void ij_stack_share_pack(IjStack *s, const IjStack *owner)
+{
+    if (!owner->wpack || owner->wpack_floats < s->wpack_floats) return;
+    if (!s->wpack_shared) free(s->wpack);
+    s->wpack = owner->wpack;
+    s->wpack_shared = 1;
 }
 
 /* Chunks: consecutive sequences, greedily up to `limit` rows (a longer sequence is a chunk of its own);
@@ -146,18 +167,53 @@ void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
     IJ_ASSERT((size_t)(p - s->mem) == s->mem_floats);
 }
 
-static void block_forward(float *out, IjLayerCache *c, const IjBlockW *w, const float *x,
+/* A block's four matrices in the packed buffer (all NULL without one). */
+typedef struct {
+    const float *qkv, *proj, *fc1, *fc2;
+} PackedBlock;
+
+static PackedBlock packed_block(const IjStack *s, int l)
+{
+    PackedBlock pb = {0};
+    if (!s->wpack) return pb;
+    const float *p = s->wpack + (size_t)l * (s->wpack_floats / (size_t)s->depth);
+    int D = s->D, H = s->H;
+    pb.qkv = p;
+    pb.proj = pb.qkv + pack_slot(3 * D, D);
+    pb.fc1 = pb.proj + pack_slot(D, D);
+    pb.fc2 = pb.fc1 + pack_slot(H, D);
+    return pb;
+}
+
+/* Pack every block's matrices for the forward (w^T) or backward (w) products; threaded over them. */
+static void pack_weights(IjStack *s, const IjBlockW *w, int backward)
+{
+    if (!s->wpack) return;
+    const int D = s->D, H = s->H;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int job = 0; job < 4 * s->depth; job++) {
+        int l = job / 4, which = job % 4;
+        PackedBlock pb = packed_block(s, l);
+        const float *src[4] = {w[l].qkv_w, w[l].proj_w, w[l].fc1_w, w[l].fc2_w};
+        float *dst[4] = {(float *)pb.qkv, (float *)pb.proj, (float *)pb.fc1, (float *)pb.fc2};
+        const int rows[4] = {3 * D, D, H, D}, cols[4] = {D, D, D, H}; /* w[rows, cols] */
+        if (backward) gemm_pack_w(dst[which], src[which], rows[which], cols[which]);
+        else gemm_pack_wt(dst[which], src[which], rows[which], cols[which]);
+    }
+}
+
+static void block_forward(float *out, IjLayerCache *c, const IjBlockW *w, const PackedBlock *pb, const float *x,
                           const int *seg_off, int nseg, int D, int H, int heads)
 {
     int T = seg_off[nseg];
     layernorm_forward(c->ln1, c->mean1, c->rstd1, x, w->norm1_w, w->norm1_b, T, D, LN_EPS);
-    linear_forward(c->qkv, c->ln1, w->qkv_w, w->qkv_b, T, D, 3 * D);
+    linear_forward_rows(c->qkv, c->ln1, w->qkv_w, pb->qkv, w->qkv_b, NULL, T, D, 3 * D);
     attention_forward(c->att, c->probs, c->qkv, seg_off, nseg, D, heads);
-    linear_forward_residual(c->x1, c->att, w->proj_w, w->proj_b, x, T, D, D);
+    linear_forward_rows(c->x1, c->att, w->proj_w, pb->proj, w->proj_b, x, T, D, D);
     layernorm_forward(c->ln2, c->mean2, c->rstd2, c->x1, w->norm2_w, w->norm2_b, T, D, LN_EPS);
-    linear_forward(c->h, c->ln2, w->fc1_w, w->fc1_b, T, D, H);
+    linear_forward_rows(c->h, c->ln2, w->fc1_w, pb->fc1, w->fc1_b, NULL, T, D, H);
     gelu_forward(c->g, c->h, (size_t)T * H);
-    linear_forward_residual(out, c->g, w->fc2_w, w->fc2_b, c->x1, T, H, D);
+    linear_forward_rows(out, c->g, w->fc2_w, pb->fc2, w->fc2_b, c->x1, T, H, D);
 }
 
 /* Threads for a chunked loop: as many as asked for now, at most as many as have workspaces. */
@@ -186,6 +242,7 @@ static float *forward_chunked(IjStack *s, const IjBlockW *w, const int *seg_off,
     const float *gin = s->x;
     float *gout = s->x + (s->train ? (size_t)s->depth : 1) * stride;
     const int D = s->D, H = s->H, heads = s->heads, depth = s->depth;
+    pack_weights(s, w, 0);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(chunk_threads(s))
     for (int k = 0; k < s->nchunks; k++) {
         int tid = omp_get_thread_num(), q0, n, base;
@@ -198,7 +255,8 @@ static float *forward_chunked(IjStack *s, const IjBlockW *w, const int *seg_off,
                 c.att += b * D, c.x1 += b * D, c.ln2 += b * D, c.mean2 += b, c.rstd2 += b;
                 c.h += b * H, c.g += b * H;
                 float *out = s->x + (size_t)(l + 1) * stride + b * D;
-                block_forward(out, &c, &w[l], s->x + (size_t)l * stride + b * D, seg, n, D, H, heads);
+                PackedBlock pb = packed_block(s, l);
+                block_forward(out, &c, &w[l], &pb, s->x + (size_t)l * stride + b * D, seg, n, D, H, heads);
                 if (observe) observe(ctx, l, out, base, seg[n]);
             }
             continue;
@@ -216,7 +274,8 @@ static float *forward_chunked(IjStack *s, const IjBlockW *w, const int *seg_off,
         for (int l = 0; l < depth; l++) {
             const float *in = l == 0 ? gin + (size_t)base * D : buf[(l - 1) & 1];
             float *out = l == depth - 1 ? gout + (size_t)base * D : buf[l & 1];
-            block_forward(out, &c, &w[l], in, seg, n, D, H, heads);
+            PackedBlock pb = packed_block(s, l);
+            block_forward(out, &c, &w[l], &pb, in, seg, n, D, H, heads);
             if (observe) observe(ctx, l, out, base, seg[n]);
         }
     }
@@ -248,7 +307,8 @@ void ij_stack_backward(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, c
  *    kept for all rows (dout, dh, dln2, dx1, dqkv, dln).
  * B: the parameter gradients over all rows at once (products with K = T, threaded inside BLAS;
  *    column sums threaded by column blocks), so every sum runs over the rows in a fixed order. */
-static void block_backward(IjStack *s, const IjLayerCache *c, const IjBlockW *wl, IjBlockW *gl, float *dx,
+static void block_backward(IjStack *s, const IjLayerCache *c, const IjBlockW *wl, const PackedBlock *pb,
+                           IjBlockW *gl, float *dx,
                            const float *x, const int *seg_off, int T)
 {
     const int D = s->D, H = s->H, heads = s->heads;
@@ -263,16 +323,16 @@ static void block_backward(IjStack *s, const IjLayerCache *c, const IjBlockW *wl
         float *datt = s->datt + b * D, *dln = s->dln + b * D;
         /* MLP branch: dx holds d(out) = d(x1) from the residual. */
         memcpy(s->dout + b * D, dxr, sizeof(float) * (size_t)r * D);
-        linear_backward_input(dh, dxr, wl->fc2_w, r, H, D);
+        linear_backward_input_rows(dh, dxr, wl->fc2_w, pb->fc2, r, H, D);
         gelu_backward(dh, dh, c->h + b * H, (size_t)r * H);
-        linear_backward_input(dln2, dh, wl->fc1_w, r, D, H);
+        linear_backward_input_rows(dln2, dh, wl->fc1_w, pb->fc1, r, D, H);
         layernorm_backward_acc(dxr, NULL, NULL, dln2, c->x1 + b * D, c->mean2 + b, c->rstd2 + b, wl->norm2_w, r, D);
         /* Attention branch: dx now holds d(x1) = d(x) from the residual. */
         memcpy(s->dx1 + b * D, dxr, sizeof(float) * (size_t)r * D);
-        linear_backward_input(datt, dxr, wl->proj_w, r, D, D);
+        linear_backward_input_rows(datt, dxr, wl->proj_w, pb->proj, r, D, D);
         attention_backward(dqkv, datt, c->qkv + b * 3 * D, c->probs + poff, seg, n, D, heads,
                            s->att_scratch + (size_t)tid * scratch_per_thread);
-        linear_backward_input(dln, dqkv, wl->qkv_w, r, D, 3 * D);
+        linear_backward_input_rows(dln, dqkv, wl->qkv_w, pb->qkv, r, D, 3 * D);
         layernorm_backward_acc(dxr, NULL, NULL, dln, x + b * D, c->mean1 + b, c->rstd1 + b, wl->norm1_w, r, D);
     }
     linear_backward_params(gl->fc2_w, gl->fc2_b, s->dout, c->g, T, H, D);
@@ -289,8 +349,10 @@ void ij_stack_backward_observed(IjStack *s, const IjBlockW *w, IjBlockW *gw, flo
     IJ_ASSERT(s->train);
     int T = seg_off[nseg], D = s->D;
     size_t stride = s->cap_rows * (size_t)D;
+    pack_weights(s, w, 1);
     for (int l = s->depth - 1; l >= 0; l--) {
-        block_backward(s, &s->lc[l], &w[l], &gw[l], dx, s->x + (size_t)l * stride, seg_off, T);
+        PackedBlock pb = packed_block(s, l);
+        block_backward(s, &s->lc[l], &w[l], &pb, &gw[l], dx, s->x + (size_t)l * stride, seg_off, T);
         if (observe) observe(ctx, l, dx);
     }
 }

@@ -45,6 +45,11 @@ typedef struct {
     float *chunk_mem;  /* chunk_threads workspaces of chunk_floats each */
     int *chunk_seg;    /* chunk_threads lists of chunk_nseg + 1 relative offsets */
     size_t chunk_floats;
+    /* The blocks' weight matrices packed for gemm_rows (NULL without a vector kernel): each forward
+     * pass packs w^T (gemm_pack_wt), each backward pass w (gemm_pack_w), from the weights it is given. */
+    float *wpack;
+    size_t wpack_floats;
+    int wpack_shared;  /* wpack belongs to another stack (ij_stack_share_pack) */
 } IjStack;
 
 void ij_stack_init(IjStack *s, int depth, int D, int H, int heads, int train);
@@ -52,6 +57,9 @@ void ij_stack_init(IjStack *s, int depth, int D, int H, int heads, int train);
  * when the previous capacity is too small (so never in steady state). */
 void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg);
 void ij_stack_free(IjStack *s);
+/* Let s pack its weights into owner's buffer instead of its own (when owner's is large enough):
+ * for stacks that never run at the same time, like the three of a model. Owner must outlive s. */
+void ij_stack_share_pack(IjStack *s, const IjStack *owner);
 
 /* Input rows in ij_stack_input(s) [T,D]; returns the output rows [T,D].
  * The forward pass splits the sequences into chunks of at most IJ_CHUNK_ROWS rows (fewer for small
@@ -61,7 +69,9 @@ void ij_stack_free(IjStack *s);
  * backward pass, block by block over all rows, reads); an inference stack works in a per-thread
  * workspace and keeps only its input and output rows. The chunks do not depend on the thread count,
  * so neither does the result. */
+#ifndef IJ_CHUNK_ROWS
 #define IJ_CHUNK_ROWS 256
+#endif
 static inline float *ij_stack_input(IjStack *s) { return s->x; }
 float *ij_stack_forward(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg);
 /* The same, calling observe(ctx, l, x, row0, nrows) with output rows row0 .. row0 + nrows - 1 of

@@ -1,0 +1,43 @@
+/* gemm.h: the transformer blocks' products on one thread, without BLAS's per-call packing.
+ *
+ * OpenBLAS copies both operands into its own panel layout on every call. The blocks run their
+ * products on chunks of at most a few hundred rows, so it re-packed every weight matrix once per
+ * chunk (17% of a training step in the profile). Here the activations are read in place (row-major,
+ * each value broadcast against a row of weights) and the weights are packed into panels of
+ * IJ_GEMM_NR columns once per pass over all chunks (forward: w[Cout,Cin] transposed; input gradient:
+ * w[Cout,Cin] as it is, cut into column panels). The register tile is
+ * IJ_GEMM_MR rows by IJ_GEMM_NR columns of fused multiply-adds: 14 x 32 with AVX-512, 6 x 16 with
+ * AVX2 + FMA. Without either (IJ_GEMM_NR == 0) the callers keep using BLAS.
+ *
+ * Each output element is one sum over k = 0 .. K-1 in order, on one thread: the result does not
+ * depend on the thread count or on how the rows are split into chunks.
+ */
+#ifndef IJEPA_KERNELS_GEMM_H
+#define IJEPA_KERNELS_GEMM_H
+
+#include <stddef.h>
+
+#if defined(__AVX512F__)
+#define IJ_GEMM_NR 32
+#define IJ_GEMM_MR 14
+#elif defined(__AVX2__) && defined(__FMA__)
+#define IJ_GEMM_NR 16
+#define IJ_GEMM_MR 6
+#else
+#define IJ_GEMM_NR 0
+#define IJ_GEMM_MR 0
+#endif
+
+/* Floats of the panels of a [K,N] right operand: ceil(N / NR) panels of K x NR (0 without a kernel). */
+size_t gemm_packed_size(int N, int K);
+/* B = w^T for w[N,K] (a forward product in @ w^T): panel p row k = w[p*NR + j][k], j < NR, zero past N. */
+void gemm_pack_wt(float *wp, const float *w, int N, int K);
+/* B = w for w[K,N] (an input gradient dout @ w): panel p row k = w[k][p*NR + j], zero past N. */
+void gemm_pack_w(float *wp, const float *w, int K, int N);
+
+/* C[M,N] = A[M,K] @ B[K,N] (+ bias[N]) (+ R[M,N]), B as packed by gemm_pack_wt / gemm_pack_w;
+ * bias and R may be NULL; C may alias neither A nor R. */
+void gemm_rows(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
+               const float *bias, const float *R, int ldr);
+
+#endif

@@ -1,0 +1,126 @@
+/* test_gemm.c: the blocks' single-threaded products (kernels/gemm.c through linear_forward_rows and
+ * linear_backward_input_rows) against a double-precision reference: row counts that leave partial
+ * register tiles (1 .. MR + 3 and larger), column counts that leave a partial panel, K and N larger
+ * than the cache blocks, with and without bias and residual; and the same calls with wp = NULL
+ * (the BLAS path every machine without AVX2 + FMA takes) against the same reference. */
+#include "core/error.h"
+#include "core/rng.h"
+#include "kernels/gemm.h"
+#include "kernels/kernels.h"
+#include "testlib.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static float *randn(IjRng *r, size_t n)
+{
+    float *x = ij_malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) x[i] = (float)ij_rng_normal(r);
+    return x;
+}
+
+/* max |got - want| / (max |want| + 1) over an M x N result */
+static double rel_err(const float *got, const double *want, size_t n)
+{
+    double e = 0, s = 1;
+    for (size_t i = 0; i < n; i++) s = fmax(s, fabs(want[i]));
+    for (size_t i = 0; i < n; i++) e = fmax(e, fabs(got[i] - want[i]));
+    return e / s;
+}
+
+static void check_shape(IjRng *r, int M, int Cin, int Cout, int with_bias, int with_res, int packed)
+{
+    float *in = randn(r, (size_t)M * Cin), *w = randn(r, (size_t)Cout * Cin), *b = randn(r, (size_t)Cout);
+    float *res = randn(r, (size_t)M * Cout), *dout = randn(r, (size_t)M * Cout);
+    float *out = ij_malloc(sizeof(float) * (size_t)M * Cout), *din = ij_malloc(sizeof(float) * (size_t)M * Cin);
+    double *want = ij_malloc(sizeof(double) * (size_t)M * (Cout > Cin ? Cout : Cin));
+    size_t np = gemm_packed_size(Cout, Cin), nq = gemm_packed_size(Cin, Cout);
+    float *wp = packed && np ? ij_alloc_aligned(sizeof(float) * np) : NULL;
+    float *wq = packed && nq ? ij_alloc_aligned(sizeof(float) * nq) : NULL;
+    if (wp) gemm_pack_wt(wp, w, Cout, Cin);
+    if (wq) gemm_pack_w(wq, w, Cout, Cin);
+
+    /* out = in @ w^T (+ b) (+ res) */
+    memset(out, 0xff, sizeof(float) * (size_t)M * Cout); /* NaN: every element must be written */
+    linear_forward_rows(out, in, w, wp, with_bias ? b : NULL, with_res ? res : NULL, M, Cin, Cout);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < Cout; j++) {
+            double s = (with_bias ? b[j] : 0.0) + (with_res ? res[(size_t)i * Cout + j] : 0.0);
+            for (int k = 0; k < Cin; k++) s += (double)in[(size_t)i * Cin + k] * w[(size_t)j * Cin + k];
+            want[(size_t)i * Cout + j] = s;
+        }
+    double e = rel_err(out, want, (size_t)M * Cout);
+    CHECKF(e < 1e-5, "forward M %d Cin %d Cout %d bias %d res %d packed %d: relative error %.2e", M, Cin, Cout,
+           with_bias, with_res, packed, e);
+
+    /* din = dout @ w */
+    memset(din, 0xff, sizeof(float) * (size_t)M * Cin);
+    linear_backward_input_rows(din, dout, w, wq, M, Cin, Cout);
+    for (int i = 0; i < M; i++)
+        for (int k = 0; k < Cin; k++) {
+            double s = 0;
+            for (int j = 0; j < Cout; j++) s += (double)dout[(size_t)i * Cout + j] * w[(size_t)j * Cin + k];
+            want[(size_t)i * Cin + k] = s;
+        }
+    e = rel_err(din, want, (size_t)M * Cin);
+    CHECKF(e < 1e-5, "input gradient M %d Cin %d Cout %d packed %d: relative error %.2e", M, Cin, Cout, packed, e);
+
+    free(in), free(w), free(b), free(res), free(dout), free(out), free(din), free(want), free(wp), free(wq);
+}
+
+/* The packed panels hold exactly w^T (forward) and w (input gradient), zero past the last column. */
+static void check_packing(void)
+{
+    int N = 3 * IJ_GEMM_NR / 2 + 1, K = 5; /* a partial last panel when there is a kernel */
+    float *w = ij_malloc(sizeof(float) * (size_t)N * K);
+    for (int i = 0; i < N * K; i++) w[i] = (float)(i + 1);
+    size_t np = gemm_packed_size(N, K);
+#if !IJ_GEMM_NR
+    CHECK(np == 0); /* no kernel: the callers get wp = NULL and use BLAS */
+    free(w);
+#else
+    int panels = (N + IJ_GEMM_NR - 1) / IJ_GEMM_NR;
+    CHECK(np == (size_t)panels * IJ_GEMM_NR * K);
+    float *wp = ij_alloc_aligned(sizeof(float) * np);
+    gemm_pack_wt(wp, w, N, K);
+    int bad = 0;
+    for (int p = 0; p < panels; p++)
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < IJ_GEMM_NR; j++) {
+                int n = p * IJ_GEMM_NR + j;
+                float want = n < N ? w[(size_t)n * K + k] : 0.0f;
+                bad += wp[((size_t)p * K + k) * IJ_GEMM_NR + j] != want;
+            }
+    CHECKF(bad == 0, "gemm_pack_wt: %d misplaced values", bad);
+    free(wp);
+    /* the same matrix read as w[K', N'] = [N, K]: panels of its K columns */
+    np = gemm_packed_size(K, N);
+    wp = ij_alloc_aligned(sizeof(float) * np);
+    gemm_pack_w(wp, w, N, K);
+    bad = 0;
+    for (int k = 0; k < N; k++)
+        for (int j = 0; j < IJ_GEMM_NR; j++) bad += wp[(size_t)k * IJ_GEMM_NR + j] != (j < K ? w[(size_t)k * K + j] : 0.0f);
+    CHECKF(bad == 0, "gemm_pack_w: %d misplaced values", bad);
+    free(wp), free(w);
+#endif
+}
+
+int main(void)
+{
+    IjRng r = ij_rng(7, 0, 0);
+    check_packing();
+    for (int packed = 0; packed <= 1; packed++) {
+        /* every row remainder of the register tile, a partial column panel */
+        for (int M = 1; M <= IJ_GEMM_MR + 3 || M <= 17; M++) check_shape(&r, M, 24, 40, 1, 1, packed);
+        check_shape(&r, 37, 16, 48, 1, 0, packed);
+        check_shape(&r, 29, 48, 16, 0, 1, packed);
+        check_shape(&r, 30, 12, 8, 0, 0, packed);
+        /* K above the 256-wide cache block (two and three blocks), N above the 512-column block */
+        check_shape(&r, 20, 300, 64, 1, 1, packed);
+        check_shape(&r, 17, 700, 40, 1, 0, packed);
+        check_shape(&r, 9, 64, 600, 1, 1, packed);
+        check_shape(&r, 45, 96, 1100, 0, 1, packed);
+    }
+    return test_exit_code("test_gemm");
+}
