@@ -105,6 +105,8 @@ static inline __attribute__((always_inline)) void tile(const int m, float *C, in
 static void gemm_block(float *C, int ldc, const float *A, int lda, const float *b, size_t panel_stride,
                        int M, int N, int K, const float *bias, const float *R, int ldr, int add)
 {
+    /* row tiles outer: a tile's rows stay in L1 while it passes over the panels (measured: 3-6% faster
+     * steps than with the panels outer) */
     for (int i = 0; i < M; i += MR) {
         int m = M - i < MR ? M - i : MR;
         float *Ci = C + (size_t)i * ldc;
