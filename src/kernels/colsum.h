@@ -40,4 +40,23 @@ static inline void colsum_acc(float *acc, const float *x, int T, int C)
     colsum_xhat_acc(acc, x, NULL, NULL, NULL, T, C);
 }
 
+/* colsum_xhat_acc on the calling thread only, over the rows in order (a chunk of rows inside a
+ * parallel loop). */
+static inline void colsum_rows(float *acc, const float *dy, const float *x, const float *mean, const float *rstd,
+                               int T, int C)
+{
+    for (int t = 0; t < T; t++) {
+        const float *r = dy + (size_t)t * C;
+        if (x) {
+            const float *xr = x + (size_t)t * C;
+            float m = mean[t], rs = rstd[t];
+#pragma omp simd
+            for (int j = 0; j < C; j++) acc[j] += r[j] * (xr[j] - m) * rs;
+        } else {
+#pragma omp simd
+            for (int j = 0; j < C; j++) acc[j] += r[j];
+        }
+    }
+}
+
 #endif

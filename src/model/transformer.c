@@ -2,6 +2,7 @@
 #include "model/transformer.h"
 
 #include "core/error.h"
+#include "kernels/colsum.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
 
@@ -39,6 +40,7 @@ void ij_stack_free(IjStack *s)
     free(s->chunk_seq);
     free(s->chunk_mem);
     free(s->chunk_seg);
+    free(s->colsum_part);
     free(s->mem);
     free(s->lc);
     if (!s->wpack_shared) free(s->wpack);
@@ -116,6 +118,12 @@ static void plan_chunks(IjStack *s, const int *seg_off, int nseg)
 void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
 {
     plan_chunks(s, seg_off, nseg);
+    size_t part = s->train ? (size_t)s->nchunks * (size_t)(9 * s->D + s->H) : 0;
+    if (part > s->colsum_part_cap) {
+        free(s->colsum_part);
+        s->colsum_part_cap = part + part / 4 + 1;
+        s->colsum_part = ij_malloc(sizeof(float) * s->colsum_part_cap);
+    }
     size_t T = (size_t)seg_off[nseg];
     size_t probs = s->train ? att_probs_size(seg_off, nseg, s->heads) : 0;
     /* attention backward: one L x L matrix per thread that runs chunks */
@@ -301,18 +309,33 @@ void ij_stack_backward(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, c
     ij_stack_backward_observed(s, w, gw, dx, seg_off, nseg, NULL, NULL);
 }
 
+/* A chunk's column sums in the backward pass: where each one sits in its 9D + H floats. */
+enum { PART_FC2_B, PART_FC1_B, PART_NORM2_W, PART_NORM2_B, PART_PROJ_B, PART_QKV_B, PART_NORM1_W, PART_NORM1_B,
+       PART_COUNT };
+
+static void part_layout(size_t off[PART_COUNT + 1], int D, int H)
+{
+    const int width[PART_COUNT] = {D, H, D, D, D, 3 * D, D, D};
+    off[0] = 0;
+    for (int i = 0; i < PART_COUNT; i++) off[i + 1] = off[i] + (size_t)width[i];
+}
+
 /* One block's backward pass in two phases.
  * A: the input gradients, by chunks of whole sequences, each chunk through the whole block on one
- *    thread (single-threaded products): dx <- d(block input); what the parameter gradients need is
- *    kept for all rows (dout, dh, dln2, dx1, dqkv, dln).
- * B: the parameter gradients over all rows at once (products with K = T, threaded inside BLAS;
- *    column sums threaded by column blocks), so every sum runs over the rows in a fixed order. */
+ *    thread (single-threaded products): dx <- d(block input); what the weight gradients need is kept
+ *    for all rows (dout, dh, dln2, dx1, dqkv, dln), and the bias and LayerNorm-parameter gradients
+ *    are summed over the chunk's rows while they are in cache.
+ * B: the weight gradients over all rows at once (products with K = T, threaded inside BLAS), and the
+ *    chunks' column sums added up in chunk order: every sum runs in an order fixed by the sequence
+ *    lengths, never by the thread count. */
 static void block_backward(IjStack *s, const IjLayerCache *c, const IjBlockW *wl, const PackedBlock *pb,
                            IjBlockW *gl, float *dx,
                            const float *x, const int *seg_off, int T)
 {
     const int D = s->D, H = s->H, heads = s->heads;
     size_t scratch_per_thread = s->att_scratch_cap / (size_t)s->chunk_threads;
+    size_t off[PART_COUNT + 1];
+    part_layout(off, D, H);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(chunk_threads(s))
     for (int k = 0; k < s->nchunks; k++) {
         int tid = omp_get_thread_num(), q0, n, base;
@@ -321,26 +344,44 @@ static void block_backward(IjStack *s, const IjLayerCache *c, const IjBlockW *wl
         size_t b = (size_t)base, poff = att_probs_size(seg_off, q0, heads);
         float *dxr = dx + b * D, *dh = s->dh + b * H, *dln2 = s->dln2 + b * D, *dqkv = s->dqkv + b * 3 * D;
         float *datt = s->datt + b * D, *dln = s->dln + b * D;
+        float *part = s->colsum_part + (size_t)k * off[PART_COUNT];
+        memset(part, 0, sizeof(float) * off[PART_COUNT]);
         /* MLP branch: dx holds d(out) = d(x1) from the residual. */
         memcpy(s->dout + b * D, dxr, sizeof(float) * (size_t)r * D);
+        colsum_rows(part + off[PART_FC2_B], dxr, NULL, NULL, NULL, r, D);
         linear_backward_input_rows(dh, dxr, wl->fc2_w, pb->fc2, r, H, D);
         gelu_backward(dh, dh, c->h + b * H, (size_t)r * H);
+        colsum_rows(part + off[PART_FC1_B], dh, NULL, NULL, NULL, r, H);
         linear_backward_input_rows(dln2, dh, wl->fc1_w, pb->fc1, r, D, H);
+        colsum_rows(part + off[PART_NORM2_B], dln2, NULL, NULL, NULL, r, D);
+        colsum_rows(part + off[PART_NORM2_W], dln2, c->x1 + b * D, c->mean2 + b, c->rstd2 + b, r, D);
         layernorm_backward_acc(dxr, NULL, NULL, dln2, c->x1 + b * D, c->mean2 + b, c->rstd2 + b, wl->norm2_w, r, D);
         /* Attention branch: dx now holds d(x1) = d(x) from the residual. */
         memcpy(s->dx1 + b * D, dxr, sizeof(float) * (size_t)r * D);
+        colsum_rows(part + off[PART_PROJ_B], dxr, NULL, NULL, NULL, r, D);
         linear_backward_input_rows(datt, dxr, wl->proj_w, pb->proj, r, D, D);
         attention_backward(dqkv, datt, c->qkv + b * 3 * D, c->probs + poff, seg, n, D, heads,
                            s->att_scratch + (size_t)tid * scratch_per_thread);
+        colsum_rows(part + off[PART_QKV_B], dqkv, NULL, NULL, NULL, r, 3 * D);
         linear_backward_input_rows(dln, dqkv, wl->qkv_w, pb->qkv, r, D, 3 * D);
+        colsum_rows(part + off[PART_NORM1_B], dln, NULL, NULL, NULL, r, D);
+        colsum_rows(part + off[PART_NORM1_W], dln, x + b * D, c->mean1 + b, c->rstd1 + b, r, D);
         layernorm_backward_acc(dxr, NULL, NULL, dln, x + b * D, c->mean1 + b, c->rstd1 + b, wl->norm1_w, r, D);
     }
-    linear_backward_params(gl->fc2_w, gl->fc2_b, s->dout, c->g, T, H, D);
-    linear_backward_params(gl->fc1_w, gl->fc1_b, s->dh, c->ln2, T, D, H);
-    layernorm_backward_acc(NULL, gl->norm2_w, gl->norm2_b, s->dln2, c->x1, c->mean2, c->rstd2, wl->norm2_w, T, D);
-    linear_backward_params(gl->proj_w, gl->proj_b, s->dx1, c->att, T, D, D);
-    linear_backward_params(gl->qkv_w, gl->qkv_b, s->dqkv, c->ln1, T, D, 3 * D);
-    layernorm_backward_acc(NULL, gl->norm1_w, gl->norm1_b, s->dln, x, c->mean1, c->rstd1, wl->norm1_w, T, D);
+    linear_backward_params(gl->fc2_w, NULL, s->dout, c->g, T, H, D);
+    linear_backward_params(gl->fc1_w, NULL, s->dh, c->ln2, T, D, H);
+    linear_backward_params(gl->proj_w, NULL, s->dx1, c->att, T, D, D);
+    linear_backward_params(gl->qkv_w, NULL, s->dqkv, c->ln1, T, D, 3 * D);
+    float *dst[PART_COUNT] = {gl->fc2_b, gl->fc1_b, gl->norm2_w, gl->norm2_b,
+                              gl->proj_b, gl->qkv_b, gl->norm1_w, gl->norm1_b};
+    for (int i = 0; i < PART_COUNT; i++) {
+        size_t w = off[i + 1] - off[i];
+        for (int k = 0; k < s->nchunks; k++) {
+            const float *p = s->colsum_part + (size_t)k * off[PART_COUNT] + off[i];
+#pragma omp simd
+            for (size_t j = 0; j < w; j++) dst[i][j] += p[j];
+        }
+    }
 }
 
 void ij_stack_backward_observed(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, const int *seg_off,

@@ -34,6 +34,10 @@ typedef struct {
     float *dln, *datt, *dqkv, *dh, *att_scratch;
     float *dout, *dln2, *dx1; /* a block's output gradient, LN2's input gradient, d(x1) */
     size_t att_scratch_cap;
+    /* per-chunk column sums of the backward pass (bias and LayerNorm-parameter gradients), 9D + H
+     * floats per chunk, added up in chunk order once all chunks are done */
+    float *colsum_part;
+    size_t colsum_part_cap;
     float *mem;        /* one allocation behind all of the above */
     size_t mem_floats;
     int train;         /* keeps every layer's activations for backward (1) or only input and output rows (0) */
