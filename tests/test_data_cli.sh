@@ -5,7 +5,7 @@
 #    bit-identical losses, and metrics.jsonl counts skipped images;
 #  - a corrupt file inside a folder source is skipped with a warning naming it, or
 #    stops the run under --strict;
-#  - `bench --data` prints the loader's throughput and its ratio to training;
+#  - `bench --data` prints the loader's throughput and its ratio to training, and GFLOP/s per phase;
 #  - `probe` and `embed` refuse to invent a test split for tar shards.
 set -uo pipefail
 build=${1:-build}
@@ -52,6 +52,8 @@ grep -q '"skipped_images":1' "$dir/run-bad/metrics.jsonl" || fail "skipped image
     > "$dir/bench" 2>&1 || fail "bench --data: $(tail -1 "$dir/bench")"
 grep -q "^loader: 1 thread: [0-9]* images/s" "$dir/bench" || fail "bench --data prints no loader line"
 grep -q "the loader delivers [0-9.]*x the images/s that training consumes" "$dir/bench" || fail "bench --data prints no ratio"
+grep -Eq "^GFLOP/s by phase: target fwd [0-9.]+ \| context fwd [0-9.]+ \| predictor fwd \+ loss [0-9.]+ \| backward [0-9.]+$" \
+    "$dir/bench" || fail "bench prints no per-phase GFLOP/s"
 
 "$build/ijepa" info --embed-dim 32 --depth 2 --heads 2 --pred-dim 16 --pred-depth 1 --channels 3 --img-size 32 \
     --save "$dir/tiny.safetensors" > /dev/null || fail "info --save"

@@ -1,6 +1,6 @@
 /* cmd_bench.c: `ijepa bench`: throughput of the training step (or of feature
  * extraction with --embed) on synthetic images, split by phase, with the
- * achieved GFLOP/s (counted from the matrix products run), this machine's
+ * achieved GFLOP/s (counted from the matrix products run; also per phase), this machine's
  * sgemm peak measured on the spot, and peak resident memory. */
 #include "cli/commands.h"
 
@@ -26,8 +26,8 @@
 static const char usage[] =
     "usage: ijepa bench [options]\n\n"
     "Time warm-up + N training steps (forward, backward, AdamW, EMA) of a model on random\n"
-    "images with masks sampled as in training; print images/s, ms per step by phase, GFLOP/s\n"
-    "of the matrix products, the fraction of this machine's sgemm peak, and peak memory.\n"
+    "images with masks sampled as in training; print images/s, ms and GFLOP/s per step by phase,\n"
+    "GFLOP/s of the matrix products, the fraction of this machine's sgemm peak, and peak memory.\n"
     "--embed times feature extraction (target encoder, no gradients) instead.\n"
     "--data SOURCE first times the data loader alone on real images (decode, crop, masks)\n"
     "with --loader-threads threads, then the training step, and prints their ratio.\n"
@@ -263,6 +263,7 @@ int cmd_bench(int argc, char **argv)
         adam_v = ij_alloc_aligned(sizeof(float) * m.tab.n_total);
         IjAdamW opt = IJ_ADAMW_DEFAULT;
         double ctx_tok = 0, tgt_tok = 0;
+        IjStepFlops phase = {0};
         for (int s = 0; s < warmup + steps; s++) {
             double t0 = ij_now();
             ij_mask_sample(&ms, (uint64_t)s);
@@ -280,7 +281,10 @@ int cmd_bench(int argc, char **argv)
             t_back += m.time.backward;
             t_opt += t3 - t2;
             total += t3 - t0;
-            flops += ij_model_step_flops(&m, &ms.masks, 1).total;
+            IjStepFlops f = ij_model_step_flops(&m, &ms.masks, 1);
+            flops += f.total;
+            phase.target += f.target, phase.context += f.context, phase.predictor += f.predictor;
+            phase.backward += f.backward;
             ctx_tok += (double)ms.masks.ctx_off[batch] / batch;
             tgt_tok += (double)ms.masks.tgt_off[num_targets * batch] / batch;
         }
@@ -291,6 +295,9 @@ int cmd_bench(int argc, char **argv)
                1e3 * t_masks / steps, 1e3 * t_target / steps, 1e3 * t_ctx / steps, 1e3 * t_pred / steps,
                1e3 * t_back / steps, 1e3 * t_opt / steps);
         printf("GFLOP per image: %.3f (matrix products actually run)\n", flops / steps / batch * 1e-9);
+        printf("GFLOP/s by phase: target fwd %.1f | context fwd %.1f | predictor fwd + loss %.1f | backward %.1f\n",
+               phase.target / t_target * 1e-9, phase.context / t_ctx * 1e-9, phase.predictor / t_pred * 1e-9,
+               phase.backward / t_back * 1e-9);
         if (data)
             printf("the loader delivers %.1fx the images/s that training consumes (%.0f vs %.1f)\n",
                    loader_ips / (steps * batch / total), loader_ips, steps * batch / total);
