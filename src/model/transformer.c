@@ -348,24 +348,24 @@ static void block_backward(IjStack *s, const IjLayerCache *c, const IjBlockW *wl
         memset(part, 0, sizeof(float) * off[PART_COUNT]);
         /* MLP branch: dx holds d(out) = d(x1) from the residual. */
         memcpy(s->dout + b * D, dxr, sizeof(float) * (size_t)r * D);
-        colsum_rows(part + off[PART_FC2_B], dxr, NULL, NULL, NULL, r, D);
+        colsum_rows(part + off[PART_FC2_B], dxr, NULL, NULL, NULL, r, D, D);
         linear_backward_input_rows(dh, dxr, wl->fc2_w, pb->fc2, r, H, D);
         gelu_backward(dh, dh, c->h + b * H, (size_t)r * H);
-        colsum_rows(part + off[PART_FC1_B], dh, NULL, NULL, NULL, r, H);
+        colsum_rows(part + off[PART_FC1_B], dh, NULL, NULL, NULL, r, H, H);
         linear_backward_input_rows(dln2, dh, wl->fc1_w, pb->fc1, r, D, H);
-        colsum_rows(part + off[PART_NORM2_B], dln2, NULL, NULL, NULL, r, D);
-        colsum_rows(part + off[PART_NORM2_W], dln2, c->x1 + b * D, c->mean2 + b, c->rstd2 + b, r, D);
+        colsum_rows(part + off[PART_NORM2_B], dln2, NULL, NULL, NULL, r, D, D);
+        colsum_rows(part + off[PART_NORM2_W], dln2, c->x1 + b * D, c->mean2 + b, c->rstd2 + b, r, D, D);
         layernorm_backward_acc(dxr, NULL, NULL, dln2, c->x1 + b * D, c->mean2 + b, c->rstd2 + b, wl->norm2_w, r, D);
         /* Attention branch: dx now holds d(x1) = d(x) from the residual. */
         memcpy(s->dx1 + b * D, dxr, sizeof(float) * (size_t)r * D);
-        colsum_rows(part + off[PART_PROJ_B], dxr, NULL, NULL, NULL, r, D);
+        colsum_rows(part + off[PART_PROJ_B], dxr, NULL, NULL, NULL, r, D, D);
         linear_backward_input_rows(datt, dxr, wl->proj_w, pb->proj, r, D, D);
         attention_backward(dqkv, datt, c->qkv + b * 3 * D, c->probs + poff, seg, n, D, heads,
                            s->att_scratch + (size_t)tid * scratch_per_thread);
-        colsum_rows(part + off[PART_QKV_B], dqkv, NULL, NULL, NULL, r, 3 * D);
+        colsum_rows(part + off[PART_QKV_B], dqkv, NULL, NULL, NULL, r, 3 * D, 3 * D);
         linear_backward_input_rows(dln, dqkv, wl->qkv_w, pb->qkv, r, D, 3 * D);
-        colsum_rows(part + off[PART_NORM1_B], dln, NULL, NULL, NULL, r, D);
-        colsum_rows(part + off[PART_NORM1_W], dln, x + b * D, c->mean1 + b, c->rstd1 + b, r, D);
+        colsum_rows(part + off[PART_NORM1_B], dln, NULL, NULL, NULL, r, D, D);
+        colsum_rows(part + off[PART_NORM1_W], dln, x + b * D, c->mean1 + b, c->rstd1 + b, r, D, D);
         layernorm_backward_acc(dxr, NULL, NULL, dln, x + b * D, c->mean1 + b, c->rstd1 + b, wl->norm1_w, r, D);
     }
     linear_backward_params(gl->fc2_w, NULL, s->dout, c->g, T, H, D);
