@@ -4,6 +4,7 @@
  * sgemm peak measured on the spot, and peak resident memory. */
 #include "cli/commands.h"
 
+#include "cli/bench_kernels.h"
 #include "cli/model_args.h"
 #include "cli/options.h"
 #include "core/error.h"
@@ -12,6 +13,7 @@
 #include "dist/dist.h"
 #include "eval/embed.h"
 #include "model/flops.h"
+#include "model/transformer.h"
 #include "train/loader.h"
 #include "train/masks.h"
 #include "train/optim.h"
@@ -29,6 +31,8 @@ static const char usage[] =
     "images with masks sampled as in training; print images/s, ms and GFLOP/s per step by phase,\n"
     "GFLOP/s of the matrix products, the fraction of this machine's sgemm peak, and peak memory.\n"
     "--embed times feature extraction (target encoder, no gradients) instead.\n"
+    "--kernels times each of the blocks' matrix products alone on one chunk of rows, one thread,\n"
+    "the blocks' own kernel against OpenBLAS.\n"
     "--data SOURCE first times the data loader alone on real images (decode, crop, masks)\n"
     "with --loader-threads threads, then the training step, and prints their ratio.\n"
     "Under mpirun -np N (the MPI build), --batch-size is per rank: rank 0 first trains alone,\n"
@@ -185,16 +189,17 @@ int cmd_bench(int argc, char **argv)
 {
     ModelArgs ma;
     model_args_defaults(&ma, "vit_tiny", 28, 1, 4, 96, 6);
-    int batch = 128, steps = 10, warmup = 5, embed = 0, threads = 0, num_targets = 4, min_keep = 4;
+    int batch = 128, steps = 10, warmup = 5, embed = 0, kernels = 0, threads = 0, num_targets = 4, min_keep = 4;
     const char *masks = "official", *data = NULL, *decode = "once";
     int loader_threads = 1, loader_batches = 200;
     double bucket_mb = 4;
-    Option o[MODEL_ARGS_COUNT + 13];
+    Option o[MODEL_ARGS_COUNT + 14];
     int n = model_args_options(o, &ma);
     o[n++] = (Option){"batch-size", OPT_INT, &batch, "images per step", 1, 1 << 20, NULL};
     o[n++] = (Option){"steps", OPT_INT, &steps, "timed steps", 1, 1 << 20, NULL};
     o[n++] = (Option){"warmup", OPT_INT, &warmup, "untimed steps first (ragged mask sizes grow the scratch buffers during the first steps)", 0, 1 << 20, NULL};
     o[n++] = (Option){"embed", OPT_FLAG, &embed, "time feature extraction instead of training", 0, -1, NULL};
+    o[n++] = (Option){"kernels", OPT_FLAG, &kernels, "time the blocks' products alone (one thread, own kernel vs OpenBLAS)", 0, -1, NULL};
     o[n++] = (Option){"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 4096, NULL};
     o[n++] = (Option){"masks", OPT_STRING, &masks, "official or fixed", 0, -1, NULL};
     o[n++] = (Option){"num-targets", OPT_INT, &num_targets, "target blocks", 1, 64, NULL};
@@ -216,6 +221,10 @@ int cmd_bench(int argc, char **argv)
     }
     IjConfig c;
     if (model_args_config(&ma, &c)) return -1;
+    if (kernels) {
+        model_config_print(&c);
+        return bench_kernels(&c, IJ_CHUNK_ROWS);
+    }
     IjModel m;
     if (ij_model_init(&m, &c, 0)) return -1;
     model_config_print(&c);

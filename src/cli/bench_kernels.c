@@ -1,0 +1,88 @@
+/* bench_kernels.c: `ijepa bench --kernels`: the blocks' products one at a time, on one thread, through
+ * our register-tiled kernel (kernels/gemm.h, weights packed beforehand) and through cblas_sgemm, on
+ * the shapes of the given model and a chunk of rows; plus one thread's sgemm peak. What the kernel
+ * is worth on this machine, apart from the rest of a training step. */
+#include "cli/bench_kernels.h"
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "kernels/gemm.h"
+#include "model/config.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Best of `reps` timings of fn, in seconds. */
+#define BEST_OF(reps, best, stmt)                      \
+    do {                                               \
+        best = 1e30;                                   \
+        for (int r_ = 0; r_ < (reps); r_++) {          \
+            double t0_ = ij_now();                     \
+            stmt;                                      \
+            double dt_ = ij_now() - t0_;               \
+            if (dt_ < best) best = dt_;                \
+        }                                              \
+    } while (0)
+
+static float *random_floats(size_t n, uint64_t seed)
+{
+    float *x = ij_alloc_aligned(sizeof(float) * (n ? n : 1));
+    IjRng r = ij_rng(seed, 7, 0);
+    for (size_t i = 0; i < n; i++) x[i] = (float)ij_rng_uniform(&r) - 0.5f;
+    return x;
+}
+
+/* One product out[M,N] = in[M,K] @ B with B = w^T (forward, w[N,K]) or B = w (input gradient, w[K,N]). */
+static void bench_product(const char *name, int M, int K, int N, int transposed)
+{
+    float *in = random_floats((size_t)M * K, 1), *w = random_floats((size_t)K * N, 2);
+    float *out = ij_alloc_aligned(sizeof(float) * (size_t)M * N);
+    float *wp = ij_alloc_aligned(sizeof(float) * (gemm_packed_size(N, K) + 1));
+    double flop = 2.0 * M * N * (double)K, t_pack, t_ours, t_blas;
+    int reps = (int)(2e9 / flop) + 3;
+    if (transposed) {
+        BEST_OF(reps, t_pack, gemm_pack_wt(wp, w, N, K));
+        BEST_OF(reps, t_ours, gemm_rows(out, N, in, K, wp, M, N, K, NULL, NULL, 0));
+        BEST_OF(reps, t_blas, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, in, K, w, K, 0.0f,
+                                          out, N));
+    } else {
+        BEST_OF(reps, t_pack, gemm_pack_w(wp, w, K, N));
+        BEST_OF(reps, t_ours, gemm_rows(out, N, in, K, wp, M, N, K, NULL, NULL, 0));
+        BEST_OF(reps, t_blas, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, in, K, w, N,
+                                          0.0f, out, N));
+    }
+    printf("  %-23s %d x %d x %d: ours %.1f, OpenBLAS %.1f GFLOP/s; packing the weights %.1f us\n", name, M, K, N,
+           flop / t_ours * 1e-9, flop / t_blas * 1e-9, t_pack * 1e6);
+    free(in), free(w), free(out), free(wp);
+}
+
+int bench_kernels(const IjConfig *c, int rows)
+{
+    if (!IJ_GEMM_NR)
+        return ij_error("--kernels: this build has no vector kernel (needs AVX2 + FMA or AVX-512; "
+                        "the blocks use BLAS)");
+    int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    int n = 2048;
+    float *a = random_floats((size_t)n * n, 3), *b = random_floats((size_t)n * n, 4);
+    float *o = ij_alloc_aligned(sizeof(float) * (size_t)n * n);
+    double t;
+    BEST_OF(3, t, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, o, n));
+    printf("one thread: sgemm peak (2048^3, OpenBLAS) %.1f GFLOP/s; register tile %d x %d\n",
+           2.0 * n * n * (double)n / t * 1e-9, IJ_GEMM_MR, IJ_GEMM_NR);
+    free(a), free(b), free(o);
+    printf("the blocks' products on %d rows (rows x K x N), one thread, best of several runs:\n", rows);
+    const int D = c->embed_dim, H = c->mlp_dim, Dp = c->pred_dim, Hp = c->pred_mlp_dim;
+    const struct { const char *name; int K, N, transposed; } p[] = {
+        {"encoder qkv", D, 3 * D, 1},        {"encoder proj", D, D, 1},
+        {"encoder fc1", D, H, 1},            {"encoder fc2", H, D, 1},
+        {"encoder d(qkv input)", 3 * D, D, 0}, {"encoder d(fc1 input)", H, D, 0},
+        {"predictor qkv", Dp, 3 * Dp, 1},    {"predictor fc1", Dp, Hp, 1},
+        {"predictor fc2", Hp, Dp, 1},        {"predictor d(fc1 input)", Hp, Dp, 0},
+    };
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) bench_product(p[i].name, rows, p[i].K, p[i].N, p[i].transposed);
+    openblas_set_num_threads(blas_threads);
+    return 0;
+}

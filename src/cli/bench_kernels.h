@@ -1,0 +1,11 @@
+/* bench_kernels.h: `ijepa bench --kernels` (see bench_kernels.c). */
+#ifndef IJEPA_CLI_BENCH_KERNELS_H
+#define IJEPA_CLI_BENCH_KERNELS_H
+
+#include "model/config.h"
+
+/* Times each of the model's block products on `rows` rows, one thread, our kernel against OpenBLAS,
+ * and prints one line per product; -1 (with the error printed) when this build has no kernel. */
+int bench_kernels(const IjConfig *c, int rows);
+
+#endif
