@@ -7,5 +7,7 @@
 /* Times each of the model's block products on `rows` rows, one thread, our kernel against OpenBLAS,
  * and prints one line per product; -1 (with the error printed) when this build has no kernel. */
 int bench_kernels(const IjConfig *c, int rows);
+/* GFLOP/s of an n^3 sgemm through OpenBLAS with its current thread count (the practical peak). */
+double bench_sgemm_peak(int n);
 
 #endif

@@ -82,27 +82,6 @@ static double bench_loader(const char *spec, const char *decode, int lthreads, c
     return ips;
 }
 
-/* GFLOP/s of a large square sgemm (the machine's practical peak). */
-static double sgemm_peak(int n)
-{
-    float *a = ij_alloc_aligned(sizeof(float) * (size_t)n * n);
-    float *b = ij_alloc_aligned(sizeof(float) * (size_t)n * n);
-    float *c = ij_alloc_aligned(sizeof(float) * (size_t)n * n);
-    for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = 1e-3f * (float)(i % 97);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-    double best = 0;
-    for (int r = 0; r < 3; r++) {
-        double t0 = ij_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-        double g = 2.0 * n * n * (double)n / (ij_now() - t0) * 1e-9;
-        if (g > best) best = g;
-    }
-    free(a);
-    free(b);
-    free(c);
-    return best;
-}
-
 /* Timed training steps (after `warmup` untimed ones) on images x with the masks of
  * steps 0, 1, ...; with red, the gradients are summed over the ranks (buckets start
  * during the backward pass). Returns the seconds of the timed steps (-1 on error);
@@ -312,7 +291,7 @@ int cmd_bench(int argc, char **argv)
                    loader_ips / (steps * batch / total), loader_ips, steps * batch / total);
     }
     double achieved = flops / total * 1e-9;
-    double peak = ij_dist_rank() == 0 ? sgemm_peak(2048) : 1;  /* the other ranks finish meanwhile */
+    double peak = ij_dist_rank() == 0 ? bench_sgemm_peak(2048) : 1;  /* the other ranks finish meanwhile */
     printf("achieved %.1f GFLOP/s; sgemm peak (2048^3) %.1f GFLOP/s; %.0f%% of peak\n", achieved, peak,
            100 * achieved / peak);
     printf("peak resident memory: %.0f MiB\n", peak_rss_mib());
