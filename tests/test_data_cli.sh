@@ -54,6 +54,16 @@ grep -q "^loader: 1 thread: [0-9]* images/s" "$dir/bench" || fail "bench --data 
 grep -q "the loader delivers [0-9.]*x the images/s that training consumes" "$dir/bench" || fail "bench --data prints no ratio"
 grep -Eq "^GFLOP/s by phase: target fwd [0-9.]+ \| context fwd [0-9.]+ \| predictor fwd \+ loss [0-9.]+ \| backward [0-9.]+$" \
     "$dir/bench" || fail "bench prints no per-phase GFLOP/s"
+# thread time by kind of work: every kind ran in a training step, and the shares add up to 100%
+awk '/^thread time/ {
+        n = split($0, part, "|"); sum = 0; ok = n == 4
+        for (i = 1; i <= n; i++) {
+            if (!match(part[i], /[0-9.]+%/)) { ok = 0; continue }
+            pct = substr(part[i], RSTART, RLENGTH - 1) + 0; sum += pct
+            if (i < n && (pct <= 0 || !match(part[i], /at [0-9.]+ GFLOP/) || substr(part[i], RSTART + 3) + 0 <= 0)) ok = 0
+        }
+        found = ok && sum >= 97 && sum <= 103
+     } END { exit !found }' "$dir/bench" || fail "bench thread-time line: $(grep '^thread time' "$dir/bench")"
 
 "$build/ijepa" info --embed-dim 32 --depth 2 --heads 2 --pred-dim 16 --pred-depth 1 --channels 3 --img-size 32 \
     --save "$dir/tiny.safetensors" > /dev/null || fail "info --save"

@@ -12,6 +12,7 @@
 #include "core/timer.h"
 #include "dist/dist.h"
 #include "eval/embed.h"
+#include "kernels/work_time.h"
 #include "model/flops.h"
 #include "model/transformer.h"
 #include "train/loader.h"
@@ -164,6 +165,23 @@ static double peak_rss_mib(void)
     return ru.ru_maxrss / 1024.0;
 }
 
+/* Where the timed steps' thread time went (see work_time.h), with each kind's GFLOP/s per thread. */
+static void print_work_time(double wall, double peak)
+{
+    static const char *name[IJ_WORK_KINDS] = {"row products", "weight gradients (BLAS)", "attention"};
+    int threads = omp_get_max_threads();
+    double all = wall * threads, rest = all;
+    printf("thread time (%d x %.2f s): ", threads, wall);
+    for (int k = 0; k < IJ_WORK_KINDS; k++) {
+        double sec, fl;
+        ij_work_time_read((IjWorkKind)k, &sec, &fl);
+        rest -= sec;
+        printf("%s %.1f%% at %.1f GFLOP/s | ", name[k], 100 * sec / all, sec > 0 ? fl / sec * 1e-9 : 0.0);
+    }
+    printf("the rest %.1f%% (LayerNorm, GELU, loss, packing, AdamW+EMA); sgemm peak per thread %.1f GFLOP/s\n",
+           100 * rest / all, peak / threads);
+}
+
 int cmd_bench(int argc, char **argv)
 {
     ModelArgs ma;
@@ -235,6 +253,7 @@ int cmd_bench(int argc, char **argv)
     if (embed) {
         feat = ij_malloc(sizeof(float) * (size_t)batch * c.embed_dim);
         for (int s = 0; s < warmup + steps; s++) {
+            if (s == warmup) ij_work_time_start();
             double t0 = ij_now();
             ij_embed_batch(&m, &m.tenc, x, batch, IJ_POOL_LAST, feat);
             if (s >= warmup) {
@@ -253,6 +272,7 @@ int cmd_bench(int argc, char **argv)
         double ctx_tok = 0, tgt_tok = 0;
         IjStepFlops phase = {0};
         for (int s = 0; s < warmup + steps; s++) {
+            if (s == warmup) ij_work_time_start();
             double t0 = ij_now();
             ij_mask_sample(&ms, (uint64_t)s);
             double t1 = ij_now();
@@ -290,10 +310,12 @@ int cmd_bench(int argc, char **argv)
             printf("the loader delivers %.1fx the images/s that training consumes (%.0f vs %.1f)\n",
                    loader_ips / (steps * batch / total), loader_ips, steps * batch / total);
     }
+    ij_work_time_stop();
     double achieved = flops / total * 1e-9;
     double peak = ij_dist_rank() == 0 ? bench_sgemm_peak(2048) : 1;  /* the other ranks finish meanwhile */
     printf("achieved %.1f GFLOP/s; sgemm peak (2048^3) %.1f GFLOP/s; %.0f%% of peak\n", achieved, peak,
            100 * achieved / peak);
+    if (ij_dist_size() == 1) print_work_time(total, peak);
     printf("peak resident memory: %.0f MiB\n", peak_rss_mib());
 out:
     free(x);

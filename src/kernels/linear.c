@@ -3,6 +3,7 @@
 
 #include "kernels/colsum.h"
 #include "kernels/gemm.h"
+#include "kernels/work_time.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -43,8 +44,10 @@ void linear_backward_input(float *din, const float *dout, const float *w, int T,
 void linear_backward_params(float *dw, float *db, const float *dout, const float *in, int T, int Cin, int Cout)
 {
     if (T == 0) return;
+    double t0 = ij_work_begin();
     /* dw[Cout,Cin] += dout^T[Cout,T] @ in[T,Cin] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, Cin, T, 1.0f, dout, Cout, in, Cin, 1.0f, dw, Cin);
+    ij_work_end(IJ_WORK_WEIGHT_GRADIENTS, t0, 2.0 * T * Cin * Cout);
     if (db) colsum_acc(db, dout, T, Cout);
 }
 
@@ -59,15 +62,19 @@ void linear_forward_rows(float *out, const float *in, const float *w, const floa
                          const float *res, int T, int Cin, int Cout)
 {
     if (T == 0) return;
+    double t0 = ij_work_begin();
     if (wp) gemm_rows(out, Cout, in, Cin, wp, T, Cout, Cin, b, res, Cout);
     else if (res) linear_forward_residual(out, in, w, b, res, T, Cin, Cout);
     else linear_forward(out, in, w, b, T, Cin, Cout);
+    ij_work_end(IJ_WORK_ROW_PRODUCTS, t0, 2.0 * T * Cin * Cout);
 }
 
 void linear_backward_input_rows(float *din, const float *dout, const float *w, const float *wp, int T, int Cin,
                                 int Cout)
 {
     if (T == 0) return;
+    double t0 = ij_work_begin();
     if (wp) gemm_rows(din, Cin, dout, Cout, wp, T, Cin, Cout, NULL, NULL, 0);
     else linear_backward_input(din, dout, w, T, Cin, Cout);
+    ij_work_end(IJ_WORK_ROW_PRODUCTS, t0, 2.0 * T * Cin * Cout);
 }
