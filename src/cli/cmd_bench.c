@@ -1,7 +1,8 @@
 /* cmd_bench.c: `ijepa bench`: throughput of the training step (or of feature
  * extraction with --embed) on synthetic images, split by phase, with the
  * achieved GFLOP/s (counted from the matrix products run; also per phase), this machine's
- * sgemm peak measured on the spot, and peak resident memory. */
+ * sgemm peak measured on the spot, peak resident memory, and where the thread time went
+ * (kernels/work_time.h). */
 #include "cli/commands.h"
 
 #include "cli/bench_kernels.h"
@@ -30,7 +31,8 @@ static const char usage[] =
     "usage: ijepa bench [options]\n\n"
     "Time warm-up + N training steps (forward, backward, AdamW, EMA) of a model on random\n"
     "images with masks sampled as in training; print images/s, ms and GFLOP/s per step by phase,\n"
-    "GFLOP/s of the matrix products, the fraction of this machine's sgemm peak, and peak memory.\n"
+    "GFLOP/s of the matrix products, the fraction of this machine's sgemm peak, peak memory, and\n"
+    "the thread time by kind of work (row products, weight gradients, attention, the rest).\n"
     "--embed times feature extraction (target encoder, no gradients) instead.\n"
     "--kernels times each of the blocks' matrix products alone on one chunk of rows, one thread,\n"
     "the blocks' own kernel against OpenBLAS.\n"
