@@ -101,7 +101,7 @@ void attention_forward(float *out, float *probs, const float *qkv, const int *se
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, P, L, q + 2 * D, D3, 0.0f,
                     out + (size_t)o * D + (size_t)h * hd, D);
     }
-    if (ij_work_time_on) ij_work_end(IJ_WORK_ATTENTION, t0, att_flops(seg_off, nseg, D, 2));
+    ij_work_end(IJ_WORK_ATTENTION, t0, att_flops(seg_off, nseg, D, 2));
 }
 
 /* Per (sequence, head), with dY the head's slice of dout:
@@ -141,5 +141,5 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, dS, L, q + D, D3, 0.0f, dq, D3);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, 1.0f, dS, L, q, D3, 0.0f, dq + D, D3);
     }
-    if (ij_work_time_on) ij_work_end(IJ_WORK_ATTENTION, t0, att_flops(seg_off, nseg, D, 4));
+    ij_work_end(IJ_WORK_ATTENTION, t0, att_flops(seg_off, nseg, D, 4));
 }

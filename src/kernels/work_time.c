@@ -22,9 +22,8 @@ void ij_work_time_start(void)
 
 void ij_work_time_stop(void) { ij_work_time_on = 0; }
 
-void ij_work_end(IjWorkKind kind, double t0, double flops)
+void ij_work_add(IjWorkKind kind, double t0, double flops)
 {
-    if (!ij_work_time_on) return;
     double dt = ij_now() - t0;
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     int tid = omp_get_thread_num();

@@ -23,8 +23,14 @@ void ij_work_time_stop(void);  /* stop counting; the sums stay */
 /* Thread seconds and FLOPs of one kind between start and stop. */
 void ij_work_time_read(IjWorkKind kind, double *thread_seconds, double *flops);
 
+/* The out-of-line half of ij_work_end. */
+void ij_work_add(IjWorkKind kind, double t0, double flops);
+
 static inline double ij_work_begin(void) { return ij_work_time_on ? ij_now() : 0.0; }
 /* After a call that began at t0 (from ij_work_begin): no-op while off. */
-void ij_work_end(IjWorkKind kind, double t0, double flops);
+static inline void ij_work_end(IjWorkKind kind, double t0, double flops)
+{
+    if (ij_work_time_on) ij_work_add(kind, t0, flops);
+}
 
 #endif
