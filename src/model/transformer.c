@@ -115,10 +115,23 @@ static void plan_chunks(IjStack *s, const int *seg_off, int nseg)
     s->chunk_seg = ij_malloc(sizeof(int) * (s->chunk_nseg + 1) * (size_t)s->chunk_threads);
 }
 
+/* A chunk's column sums in the backward pass: where each one sits in its 9D + H floats. */
+enum { PART_FC2_B, PART_FC1_B, PART_NORM2_W, PART_NORM2_B, PART_PROJ_B, PART_QKV_B, PART_NORM1_W, PART_NORM1_B,
+       PART_COUNT };
+
+static void part_layout(size_t off[PART_COUNT + 1], int D, int H)
+{
+    const int width[PART_COUNT] = {D, H, D, D, D, 3 * D, D, D};
+    off[0] = 0;
+    for (int i = 0; i < PART_COUNT; i++) off[i + 1] = off[i] + (size_t)width[i];
+}
+
 void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
 {
     plan_chunks(s, seg_off, nseg);
-    size_t part = s->train ? (size_t)s->nchunks * (size_t)(9 * s->D + s->H) : 0;
+    size_t off[PART_COUNT + 1];
+    part_layout(off, s->D, s->H);
+    size_t part = s->train ? (size_t)s->nchunks * off[PART_COUNT] : 0;
     if (part > s->colsum_part_cap) {
         free(s->colsum_part);
         s->colsum_part_cap = part + part / 4 + 1;
@@ -307,17 +320,6 @@ void ij_stack_backward(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, c
                        int nseg)
 {
     ij_stack_backward_observed(s, w, gw, dx, seg_off, nseg, NULL, NULL);
-}
-
-/* A chunk's column sums in the backward pass: where each one sits in its 9D + H floats. */
-enum { PART_FC2_B, PART_FC1_B, PART_NORM2_W, PART_NORM2_B, PART_PROJ_B, PART_QKV_B, PART_NORM1_W, PART_NORM1_B,
-       PART_COUNT };
-
-static void part_layout(size_t off[PART_COUNT + 1], int D, int H)
-{
-    const int width[PART_COUNT] = {D, H, D, D, D, 3 * D, D, D};
-    off[0] = 0;
-    for (int i = 0; i < PART_COUNT; i++) off[i + 1] = off[i] + (size_t)width[i];
 }
 
 /* One block's backward pass in two phases.
