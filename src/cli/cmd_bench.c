@@ -170,7 +170,7 @@ static double peak_rss_mib(void)
 /* Where the timed steps' thread time went (see work_time.h), with each kind's GFLOP/s per thread. */
 static void print_work_time(double wall, double peak)
 {
-    static const char *name[IJ_WORK_KINDS] = {"row products", "weight gradients (BLAS)", "attention"};
+    static const char *name[IJ_WORK_KINDS] = {"row products", "weight gradients", "attention"};
     int threads = omp_get_max_threads();
     double all = wall * threads, rest = all;
     printf("thread time (%d x %.2f s): ", threads, wall);

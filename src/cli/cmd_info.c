@@ -7,6 +7,7 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "io/checkpoint.h"
+#include "kernels/gemm.h"
 #include "model/flops.h"
 #include "model/model.h"
 
@@ -66,6 +67,12 @@ int cmd_info(int argc, char **argv)
     printf("tensors: %d in the table, %zu floats per buffer\n", t->n, t->n_total);
     double f = ij_encoder_image_flops(&c);
     printf("encoder forward: %.3f GFLOP per image (matrix products)\n", f * 1e-9);
+    if (IJ_GEMM_NR)
+        printf("products: the blocks' own %d x %d kernel (%s), weight gradients included: a training "
+               "step's result does not depend on the thread count\n", IJ_GEMM_MR, IJ_GEMM_NR, IJ_GEMM_NR == 32 ? "AVX-512" : "AVX2 + FMA");
+    else
+        printf("products: OpenBLAS (no AVX2 + FMA in this build): the thread count can change the weight "
+               "gradients' summation order\n");
 
     int N = ij_num_patches(&c);
     size_t img = (size_t)c.channels * c.img_size * c.img_size;

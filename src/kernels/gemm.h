@@ -40,4 +40,10 @@ void gemm_pack_w(float *wp, const float *w, int K, int N);
 void gemm_rows(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
                const float *bias, const float *R, int ldr);
 
+/* C[M,N] += A^T @ B for A[K,M] and B[K,N] (row strides lda, ldb), both read in place: a weight
+ * gradient dout^T @ in over all rows. Threaded inside (OpenMP) over the (row tile, column panel)
+ * pairs, a fixed share per thread, each pair summing over all of K in order: the result does not
+ * depend on the thread count. */
+void gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K);
+
 #endif

@@ -45,8 +45,10 @@ void linear_backward_params(float *dw, float *db, const float *dout, const float
 {
     if (T == 0) return;
     double t0 = ij_work_begin();
-    /* dw[Cout,Cin] += dout^T[Cout,T] @ in[T,Cin] */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, Cin, T, 1.0f, dout, Cout, in, Cin, 1.0f, dw, Cin);
+    /* dw[Cout,Cin] += dout^T[Cout,T] @ in[T,Cin]: the own kernel where there is one (OpenBLAS re-packs
+     * both operands, a large part of the work when Cout and Cin are small, and splits by thread) */
+    if (IJ_GEMM_NR) gemm_at_acc(dw, Cin, dout, Cout, in, Cin, Cout, Cin, T);
+    else cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, Cin, T, 1.0f, dout, Cout, in, Cin, 1.0f, dw, Cin);
     ij_work_end(IJ_WORK_WEIGHT_GRADIENTS, t0, 2.0 * T * Cin * Cout);
     if (db) colsum_acc(db, dout, T, Cout);
 }
