@@ -177,11 +177,12 @@ static void print_work_time(double wall, double peak)
     for (int k = 0; k < IJ_WORK_KINDS; k++) {
         double sec, fl;
         ij_work_time_read((IjWorkKind)k, &sec, &fl);
+        if (sec <= 0) continue; /* a kind that did not run (no weight gradients in feature extraction) */
         rest -= sec;
-        printf("%s %.1f%% at %.1f GFLOP/s | ", name[k], 100 * sec / all, sec > 0 ? fl / sec * 1e-9 : 0.0);
+        printf("%s %.1f%% at %.1f GFLOP/s | ", name[k], 100 * sec / all, fl / sec * 1e-9);
     }
-    printf("the rest %.1f%% (LayerNorm, GELU, loss, packing, AdamW+EMA); sgemm peak per thread %.1f GFLOP/s\n",
-           100 * rest / all, peak / threads);
+    printf("the rest %.1f%% (LayerNorm, GELU, loss, packing, AdamW+EMA); sgemm peak per thread %.1f "
+           "GFLOP/s\n", 100 * rest / all, peak / threads);
 }
 
 int cmd_bench(int argc, char **argv)
