@@ -69,7 +69,8 @@ int cmd_info(int argc, char **argv)
     printf("encoder forward: %.3f GFLOP per image (matrix products)\n", f * 1e-9);
     if (IJ_GEMM_NR)
         printf("products: the blocks' own %d x %d kernel (%s), weight gradients included: a training "
-               "step's result does not depend on the thread count\n", IJ_GEMM_MR, IJ_GEMM_NR, IJ_GEMM_NR == 32 ? "AVX-512" : "AVX2 + FMA");
+               "step's result does not depend on the thread count\n",
+               IJ_GEMM_MR, IJ_GEMM_NR, IJ_GEMM_NR == 32 ? "AVX-512" : "AVX2 + FMA");
     else
         printf("products: OpenBLAS (no AVX2 + FMA in this build): the thread count can change the weight "
                "gradients' summation order\n");

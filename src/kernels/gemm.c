@@ -1,4 +1,4 @@
-/* gemm.c: register-tiled single-threaded products (see gemm.h). */
+/* gemm.c: register-tiled products (see gemm.h). */
 #include "kernels/gemm.h"
 
 #include <omp.h>

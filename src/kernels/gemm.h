@@ -1,16 +1,18 @@
-/* gemm.h: the transformer blocks' products on one thread, without BLAS's per-call packing.
+/* gemm.h: the transformer blocks' products without BLAS's per-call packing.
  *
  * OpenBLAS copies both operands into its own panel layout on every call. The blocks run their
  * products on chunks of at most a few hundred rows, so it re-packed every weight matrix once per
  * chunk (17% of a training step in the profile). Here the activations are read in place (row-major,
  * each value broadcast against a row of weights) and the weights are packed into panels of
  * IJ_GEMM_NR columns once per pass over all chunks (forward: w[Cout,Cin] transposed; input gradient:
- * w[Cout,Cin] as it is, cut into column panels). The register tile is
- * IJ_GEMM_MR rows by IJ_GEMM_NR columns of fused multiply-adds: 14 x 32 with AVX-512, 6 x 16 with
- * AVX2 + FMA. Without either (IJ_GEMM_NR == 0) the callers keep using BLAS.
+ * w[Cout,Cin] as it is, cut into column panels), each chunk's product on one thread. The weight
+ * gradients (dout^T @ in over all rows) read both operands in place, threaded inside. The
+ * register tile is IJ_GEMM_MR rows by IJ_GEMM_NR columns of fused multiply-adds: 14 x 32 with
+ * AVX-512, 6 x 16 with AVX2 + FMA. Without either (IJ_GEMM_NR == 0) the callers keep using BLAS.
  *
- * Each output element is one sum over k = 0 .. K-1 in order, on one thread: the result does not
- * depend on the thread count or on how the rows are split into chunks.
+ * Each output element is one sum over k = 0 .. K-1 in order (in blocks of K, each block's partial sum
+ * added in order), on one thread: the result does not depend on the thread count or on how the rows
+ * are split into chunks.
  */
 #ifndef IJEPA_KERNELS_GEMM_H
 #define IJEPA_KERNELS_GEMM_H
