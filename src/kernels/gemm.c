@@ -103,6 +103,26 @@ static inline __attribute__((always_inline)) void tile(const int m, float *C, in
     }
 }
 
+/* m <= MR rows: one full tile, or tiles of 8, 4, 2 and 1 rows (m < MR <= 16). */
+static inline __attribute__((always_inline)) void row_tiles(int m, float *C, int ldc, const float *A, int lda,
+                                                             const int at, const float *b, int ldb, int K, int n,
+                                                             const float *bias, const float *R, int ldr, int add)
+{
+    if (m == MR) {
+        tile(MR, C, ldc, A, lda, at, b, ldb, K, n, bias, R, ldr, add);
+        return;
+    }
+    int r0 = 0;
+#define REST(h)                                                                                          \
+    if (m & (h)) {                                                                                       \
+        tile((h) < MR ? (h) : MR, C + (size_t)r0 * ldc, ldc, at ? A + r0 : A + (size_t)r0 * lda, lda, at, b, \
+             ldb, K, n, bias, R ? R + (size_t)r0 * ldr : NULL, ldr, add);                                 \
+        r0 += (h);                                                                                       \
+    }
+    REST(8) REST(4) REST(2) REST(1)
+#undef REST
+}
+
 /* The rows of C against k = k0 .. k0 + K - 1 (add: into C). */
 static void gemm_block(float *C, int ldc, const float *A, int lda, const float *b, size_t panel_stride,
                        int M, int N, int K, const float *bias, const float *R, int ldr, int add)
@@ -116,20 +136,7 @@ static void gemm_block(float *C, int ldc, const float *A, int lda, const float *
         for (int j = 0, p = 0; j < N; j += NR, p++) {
             int n = N - j < NR ? N - j : NR;
             const float *bp = b + (size_t)p * panel_stride, *bj = bias ? bias + j : NULL, *Rj = Ri ? Ri + j : NULL;
-            if (m == MR) {
-                tile(MR, Ci + j, ldc, Ai, lda, 0, bp, NR, K, n, bj, Rj, ldr, add);
-                continue;
-            }
-            /* the last rows: tiles of 8, 4, 2 and 1 rows (m < MR <= 16) */
-            int r0 = 0;
-#define REST(h)                                                                                          \
-    if (m & (h)) {                                                                                       \
-        tile((h) < MR ? (h) : MR, Ci + (size_t)r0 * ldc + j, ldc, Ai + (size_t)r0 * lda, lda, 0, bp, NR, K, n, \
-             bj, Rj ? Rj + (size_t)r0 * ldr : NULL, ldr, add);                                            \
-        r0 += (h);                                                                                       \
-    }
-            REST(8) REST(4) REST(2) REST(1)
-#undef REST
+            row_tiles(m, Ci + j, ldc, Ai, lda, 0, bp, NR, K, n, bj, Rj, ldr, add);
         }
     }
 }
@@ -204,20 +211,7 @@ void gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int
                     }
                     Bj = edge, ldbj = NR;
                 }
-                float *Cij = C + (size_t)i * ldc + j;
-                if (m == MR) {
-                    tile(MR, Cij, ldc, Ai, lda, 1, Bj, ldbj, kn, n, NULL, NULL, 0, 1);
-                    continue;
-                }
-                int r0 = 0; /* the last rows: tiles of 8, 4, 2 and 1 rows */
-#define REST(h)                                                                                             \
-    if (m & (h)) {                                                                                          \
-        tile((h) < MR ? (h) : MR, Cij + (size_t)r0 * ldc, ldc, Ai + r0, lda, 1, Bj, ldbj, kn, n, NULL, NULL, 0, \
-             1);                                                                                            \
-        r0 += (h);                                                                                          \
-    }
-                REST(8) REST(4) REST(2) REST(1)
-#undef REST
+                row_tiles(m, C + (size_t)i * ldc + j, ldc, Ai, lda, 1, Bj, ldbj, kn, n, NULL, NULL, 0, 1);
             }
         }
     }
