@@ -1,6 +1,7 @@
 /* bench_kernels.c: `ijepa bench --kernels`: the blocks' products one at a time, on one thread, through
  * our register-tiled kernel (kernels/gemm.h, weights packed beforehand) and through cblas_sgemm, on
- * the shapes of the given model and a chunk of rows; plus one thread's sgemm peak. What the kernel
+ * the shapes of the given model and a chunk of rows, and the weight gradients (gemm_at_acc) over eight
+ * chunks' rows; plus one thread's sgemm peak. What the kernel
  * is worth on this machine, apart from the rest of a training step. Also the sgemm peak that both
  * benchmarks compare with. */
 #include "cli/bench_kernels.h"
@@ -12,6 +13,7 @@
 #include "model/config.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -59,6 +61,21 @@ static void bench_product(const char *name, int M, int K, int N, int transposed)
     free(in), free(w), free(out), free(wp);
 }
 
+/* One weight gradient dw[Cout,Cin] += dout[T,Cout]^T @ in[T,Cin] (both read in place, no packing). */
+static void bench_weight_gradient(const char *name, int T, int Cin, int Cout)
+{
+    float *dout = random_floats((size_t)T * Cout, 3), *in = random_floats((size_t)T * Cin, 4);
+    float *dw = ij_alloc_aligned(sizeof(float) * (size_t)Cout * Cin);
+    double flop = 2.0 * T * Cin * (double)Cout, t_ours, t_blas;
+    int reps = (int)(2e9 / flop) + 3;
+    BEST_OF(reps, t_ours, gemm_at_acc(dw, Cin, dout, Cout, in, Cin, Cout, Cin, T));
+    BEST_OF(reps, t_blas, cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, Cin, T, 1.0f, dout, Cout, in,
+                                      Cin, 1.0f, dw, Cin));
+    printf("  %-23s %d x %d x %d: ours %.1f, OpenBLAS %.1f GFLOP/s\n", name, Cout, T, Cin, flop / t_ours * 1e-9,
+           flop / t_blas * 1e-9);
+    free(dout), free(in), free(dw);
+}
+
 /* GFLOP/s of a large square sgemm (the machine's practical peak). */
 double bench_sgemm_peak(int n)
 {
@@ -99,6 +116,16 @@ int bench_kernels(const IjConfig *c, int rows)
         {"predictor fc2", Hp, Dp, 1},        {"predictor d(fc1 input)", Hp, Dp, 0},
     };
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) bench_product(p[i].name, rows, p[i].K, p[i].N, p[i].transposed);
+    /* the weight gradients run over all rows of a pass at once: 8 chunks' worth here (Cout x T x Cin) */
+    printf("weight gradients over %d rows (Cout x rows x Cin), one thread, best of several runs:\n", 8 * rows);
+    const struct { const char *name; int Cin, Cout; } g[] = {
+        {"encoder d(qkv weight)", D, 3 * D}, {"encoder d(fc1 weight)", D, H}, {"encoder d(fc2 weight)", H, D},
+        {"predictor d(fc1 weight)", Dp, Hp}, {"predictor d(fc2 weight)", Hp, Dp},
+    };
+    int omp_threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) bench_weight_gradient(g[i].name, 8 * rows, g[i].Cin, g[i].Cout);
+    omp_set_num_threads(omp_threads);
     openblas_set_num_threads(blas_threads);
     return 0;
 }

@@ -35,7 +35,7 @@ static const char usage[] =
     "the thread time by kind of work (row products, weight gradients, attention, the rest).\n"
     "--embed times feature extraction (target encoder, no gradients) instead.\n"
     "--kernels times each of the blocks' matrix products alone on one chunk of rows, one thread,\n"
-    "the blocks' own kernel against OpenBLAS.\n"
+    "the blocks' own kernel against OpenBLAS, then the weight gradients over 8 chunks' rows.\n"
     "--data SOURCE first times the data loader alone on real images (decode, crop, masks)\n"
     "with --loader-threads threads, then the training step, and prints their ratio.\n"
     "Under mpirun -np N (the MPI build), --batch-size is per rank: rank 0 first trains alone,\n"
