@@ -1,9 +1,8 @@
 /* bench_kernels.c: `ijepa bench --kernels`: the blocks' products one at a time, on one thread, through
  * our register-tiled kernel (kernels/gemm.h, weights packed beforehand) and through cblas_sgemm, on
  * the shapes of the given model and a chunk of rows, and the weight gradients (gemm_at_acc) over eight
- * chunks' rows; plus one thread's sgemm peak. What the kernel
- * is worth on this machine, apart from the rest of a training step. Also the sgemm peak that both
- * benchmarks compare with. */
+ * chunks' rows; plus one thread's sgemm peak. What the kernel is worth on this machine, apart from
+ * the rest of a training step. Also the sgemm peak that both benchmarks compare with. */
 #include "cli/bench_kernels.h"
 
 #include "core/error.h"

@@ -3,7 +3,8 @@
  * Off by default (one branch per call). When on, each timed call adds its wall time times the threads
  * it ran on (1 inside a parallel region, all of them outside one) and its FLOPs to the calling thread's
  * slot; ij_work_time_read sums the slots. The kinds are the large products on one thread per chunk
- * (gemm_rows, or BLAS without a vector kernel), the weight-gradient products (threaded BLAS) and
+ * (gemm_rows, or BLAS without a vector kernel), the weight-gradient products (gemm_at_acc threaded
+ * inside, or threaded BLAS) and
  * attention (small products and softmax per sequence and head); the rest of a step's thread time is
  * the elementwise passes (LayerNorm, GELU, loss), weight packing, AdamW and EMA, and the forward and
  * input-gradient products outside the blocks (patch embedding, the predictor's input and output
