@@ -123,6 +123,12 @@ static inline __attribute__((always_inline)) void row_tiles(int m, float *C, int
 #undef REST
 }
 
+/* Prefetch the cache lines of bytes at p into L2. */
+static inline void prefetch_l2(const void *p, size_t bytes)
+{
+    for (size_t l = 0; l < bytes; l += 64) _mm_prefetch((const char *)p + l, _MM_HINT_T1);
+}
+
 /* The rows of C against k = k0 .. k0 + K - 1 (add: into C). */
 static void gemm_block(float *C, int ldc, const float *A, int lda, const float *b, size_t panel_stride,
                        int M, int N, int K, const float *bias, const float *R, int ldr, int add)
@@ -130,11 +136,18 @@ static void gemm_block(float *C, int ldc, const float *A, int lda, const float *
     /* row tiles outer: a tile's rows stay in L1 while it passes over the panels (measured: 3-6% faster
      * steps than with the panels outer) */
     for (int i = 0; i < M; i += MR) {
-        int m = M - i < MR ? M - i : MR;
+        int m = M - i < MR ? M - i : MR, next = M - i - m < MR ? M - i - m : MR;
         float *Ci = C + (size_t)i * ldc;
         const float *Ai = A + (size_t)i * lda, *Ri = R ? R + (size_t)i * ldr : NULL;
         for (int j = 0, p = 0; j < N; j += NR, p++) {
             int n = N - j < NR ? N - j : NR;
+            /* Inside the step A and C come from L3 (a tile of either in cache: in-cache products ran 15-25%
+             * faster than from a 50 MB working set): one row each of the next tile's A and C per panel
+             * goes into L2 meanwhile. */
+            if (p < next) {
+                prefetch_l2(A + (size_t)(i + m + p) * lda, sizeof(float) * (size_t)K);
+                prefetch_l2(C + (size_t)(i + m + p) * ldc, sizeof(float) * (size_t)N);
+            }
             const float *bp = b + (size_t)p * panel_stride, *bj = bias ? bias + j : NULL, *Rj = Ri ? Ri + j : NULL;
             row_tiles(m, Ci + j, ldc, Ai, lda, 0, bp, NR, K, n, bj, Rj, ldr, add);
         }
