@@ -1,32 +1,11 @@
 /* gemm.c: register-tiled products (see gemm.h). */
 #include "kernels/gemm.h"
+#include "kernels/simd.h"
 
 #include <omp.h>
 #include <string.h>
 
 #if IJ_GEMM_NR
-
-#include <immintrin.h>
-
-#if defined(__AVX512F__)
-typedef __m512 vf;
-#define VW 16
-#define vzero() _mm512_setzero_ps()
-#define vload(p) _mm512_loadu_ps(p)
-#define vstore(p, v) _mm512_storeu_ps(p, v)
-#define vbcast(x) _mm512_set1_ps(x)
-#define vfma(a, b, c) _mm512_fmadd_ps(a, b, c)
-#define vadd(a, b) _mm512_add_ps(a, b)
-#else
-typedef __m256 vf;
-#define VW 8
-#define vzero() _mm256_setzero_ps()
-#define vload(p) _mm256_loadu_ps(p)
-#define vstore(p, v) _mm256_storeu_ps(p, v)
-#define vbcast(x) _mm256_set1_ps(x)
-#define vfma(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define vadd(a, b) _mm256_add_ps(a, b)
-#endif
 
 #define NR IJ_GEMM_NR
 #define MR IJ_GEMM_MR

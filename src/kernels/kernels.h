@@ -52,7 +52,8 @@ void gelu_backward(float *dx, const float *dy, const float *x, size_t n);
  * probs: attention probabilities, sequence s head h at probs + att_probs_offset(s, h)
  * (total size att_probs_size(seg_off, nseg, heads)). */
 size_t att_probs_size(const int *seg_off, int nseg, int heads);
-/* Floats of scratch the backward pass needs (one L x L matrix per thread, L the longest sequence). */
+/* Floats of scratch the backward pass needs (one L x L matrix per thread, L the longest sequence, its
+ * rows padded to a multiple of 16 floats). */
 size_t att_scratch_size(const int *seg_off, int nseg, int D, int heads);
 void attention_forward(float *out, float *probs, const float *qkv, const int *seg_off, int nseg,
                        int D, int heads);

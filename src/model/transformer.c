@@ -139,7 +139,7 @@ void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
     }
     size_t T = (size_t)seg_off[nseg];
     size_t probs = s->train ? att_probs_size(seg_off, nseg, s->heads) : 0;
-    /* attention backward: one L x L matrix per thread that runs chunks */
+    /* attention backward: one L x L matrix (rows padded) per thread that runs chunks */
     size_t scratch = s->train ? att_scratch_size(seg_off, nseg, s->D, s->heads) / (size_t)omp_get_max_threads() *
                                     (size_t)s->chunk_threads
                               : 0;
