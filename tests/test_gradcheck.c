@@ -320,6 +320,22 @@ static void test_gelu(void)
     gelu_backward(dd, dd, c.x, n);
     CHECK(memcmp(dd, dx, sizeof(float) * n) == 0);
     report("gelu_backward", worst, tol);
+    /* the training form: the same outputs, the slope kept in place of x, the backward as a product */
+    float *y2 = fnew(n), *slope = fnew(n);
+    memcpy(slope, c.x, sizeof(float) * n);
+    gelu_forward(c.y, c.x, n);
+    gelu_forward_keep_slope(y2, slope, n);
+    CHECK(memcmp(y2, c.y, sizeof(float) * n) == 0);
+    memcpy(dd, c.R, sizeof(float) * n);
+    gelu_backward_slope(dd, dd, slope, n);
+    double worst_slope = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)dd[i] - dx[i]) / (1e-6 + fabs((double)dx[i]));
+        if (e > worst_slope) worst_slope = e;
+    }
+    CHECK(worst_slope < 1e-6);
+    report("gelu_backward_slope vs gelu_backward", worst_slope, 1e-6);
+    free(y2); free(slope);
     free(c.x); free(c.y); free(c.R); free(dx); free(dd);
 }
 

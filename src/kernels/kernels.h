@@ -45,6 +45,11 @@ void layernorm_backward_acc(float *dx, float *dw, float *db, const float *dy, co
 void gelu_forward(float *y, const float *x, size_t n);
 /* dx = dy * gelu'(x); dx may alias dy. */
 void gelu_backward(float *dx, const float *dy, const float *x, size_t n);
+/* The training form: y = gelu(x), and x overwritten with gelu'(x) from the same erf, so the backward
+ * pass is one product (gelu_backward_slope) instead of a second erf and exp per value. */
+void gelu_forward_keep_slope(float *y, float *x_to_slope, size_t n);
+/* dx = dy * slope; dx may alias dy. */
+void gelu_backward_slope(float *dx, const float *dy, const float *slope, size_t n);
 
 /* Multi-head self-attention core on a ragged batch.
  * qkv[T,3D] holds [q | k | v] per row, head h owns features h*hd..h*hd+hd-1 of each.

@@ -233,7 +233,8 @@ static void block_forward(float *out, IjLayerCache *c, const IjBlockW *w, const 
     linear_forward_rows(c->x1, c->att, w->proj_w, pb->proj, w->proj_b, x, T, D, D);
     layernorm_forward(c->ln2, c->mean2, c->rstd2, c->x1, w->norm2_w, w->norm2_b, T, D, LN_EPS);
     linear_forward_rows(c->h, c->ln2, w->fc1_w, pb->fc1, w->fc1_b, NULL, T, D, H);
-    gelu_forward(c->g, c->h, (size_t)T * H);
+    if (c->g == c->h) gelu_forward(c->g, c->h, (size_t)T * H); /* inference: in place */
+    else gelu_forward_keep_slope(c->g, c->h, (size_t)T * H);
     linear_forward_rows(out, c->g, w->fc2_w, pb->fc2, w->fc2_b, c->x1, T, H, D);
 }
 
@@ -352,7 +353,7 @@ static void block_backward(IjStack *s, const IjLayerCache *c, const IjBlockW *wl
         memcpy(s->dout + b * D, dxr, sizeof(float) * (size_t)r * D);
         colsum_rows(part + off[PART_FC2_B], dxr, NULL, NULL, NULL, r, D, D);
         linear_backward_input_rows(dh, dxr, wl->fc2_w, pb->fc2, r, H, D);
-        gelu_backward(dh, dh, c->h + b * H, (size_t)r * H);
+        gelu_backward_slope(dh, dh, c->h + b * H, (size_t)r * H);
         colsum_rows(part + off[PART_FC1_B], dh, NULL, NULL, NULL, r, H, H);
         linear_backward_input_rows(dln2, dh, wl->fc1_w, pb->fc1, r, D, H);
         colsum_rows(part + off[PART_NORM2_B], dln2, NULL, NULL, NULL, r, D, D);

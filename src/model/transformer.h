@@ -20,7 +20,7 @@ typedef struct {
     float *att;                  /* [T,D] heads concatenated, before proj */
     float *x1;                   /* [T,D] residual stream after attention */
     float *ln2, *mean2, *rstd2;  /* [T,D], [T], [T] */
-    float *h, *g;                /* [T,H] fc1 output, GELU output */
+    float *h, *g;                /* [T,H] fc1 output (training: GELU's slope there), GELU output */
 } IjLayerCache;
 
 typedef struct {
