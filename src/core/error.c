@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static _Thread_local char last_error[1024];
 
@@ -62,10 +63,25 @@ void *ij_calloc(size_t count, size_t size)
     return p;
 }
 
+#define HUGE_PAGE ((size_t)2 << 20)
+#define HUGE_MIN ((size_t)4 << 20)
+
 void *ij_alloc_aligned(size_t bytes)
 {
     size_t rounded = (bytes + 63) / 64 * 64;
-    void *p = aligned_alloc(64, rounded ? rounded : 64);
+    void *p;
+    if (rounded >= HUGE_MIN) {
+        /* the step's large buffers on 2 MiB pages where the kernel allows them (transparent huge
+         * pages in madvise mode): fewer TLB misses as the products stream through them (config 1:
+         * +1.6-7.0% images/s in interleaved `ijepa bench` pairs; peak memory +18-26 MiB) */
+        rounded = (rounded + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+        p = aligned_alloc(HUGE_PAGE, rounded);
+#ifdef MADV_HUGEPAGE
+        if (p) madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+    } else {
+        p = aligned_alloc(64, rounded ? rounded : 64);
+    }
     if (!p) {
         fprintf(stderr, "ijepa: out of memory allocating %zu bytes\n", bytes);
         exit(1);
