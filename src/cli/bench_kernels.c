@@ -36,6 +36,9 @@ static float *random_floats(size_t n, uint64_t seed)
     return x;
 }
 
+/* Operands of the cold runs: well past L2 (2 MiB per core here), inside L3. */
+#define COLD_BYTES ((size_t)48 << 20)
+
 /* One product out[M,N] = in[M,K] @ B with B = w^T (forward, w[N,K]) or B = w (input gradient, w[K,N]). */
 static void bench_product(const char *name, int M, int K, int N, int transposed)
 {
@@ -57,7 +60,19 @@ static void bench_product(const char *name, int M, int K, int N, int transposed)
     }
     printf("  %-23s %d x %d x %d: ours %.1f, OpenBLAS %.1f GFLOP/s; packing the weights %.1f us\n", name, M, K, N,
            flop / t_ours * 1e-9, flop / t_blas * 1e-9, t_pack * 1e6);
-    free(in), free(w), free(out), free(wp);
+    /* Inside a training step the rows come from L3, not L1/L2: the same product cycled over copies of
+     * in and out that together span COLD_BYTES, each call finding its operands out of cache. */
+    size_t per_copy = sizeof(float) * (size_t)M * (size_t)(K + N), copies = COLD_BYTES / per_copy + 1;
+    float *cin = ij_alloc_aligned(sizeof(float) * (size_t)M * K * copies);
+    float *cout = ij_alloc_aligned(sizeof(float) * (size_t)M * N * copies);
+    double t0 = ij_now();
+    for (size_t i = 0; i < 2 * copies; i++) {
+        size_t c = i % copies;
+        gemm_rows(cout + c * (size_t)M * N, N, cin + c * (size_t)M * K, K, wp, M, N, K, NULL, NULL, 0);
+    }
+    double t_cold = (ij_now() - t0) / (double)(2 * copies);
+    printf("    operands from memory (%zu MiB): ours %.1f GFLOP/s\n", (copies * per_copy) >> 20, flop / t_cold * 1e-9);
+    free(in), free(w), free(out), free(wp), free(cin), free(cout);
 }
 
 /* One weight gradient dw[Cout,Cin] += dout[T,Cout]^T @ in[T,Cin] (both read in place, no packing). */
