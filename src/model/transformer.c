@@ -56,13 +56,13 @@ void ij_stack_share_pack(IjStack *s, const IjStack *owner)
 }
 
 /* Chunks: consecutive sequences, greedily up to `limit` rows (a longer sequence is a chunk of its own);
- * limit = ceil(T / 8) clamped to [32, IJ_CHUNK_ROWS], so a small batch still gives the threads several
- * chunks each. It depends on the sequence lengths only, never on the thread count. Inference stacks
- * also get per-thread workspaces big enough for the largest chunk. */
+ * limit = ceil(T / 8) clamped to [32, IJ_CHUNK_ROWS] (inference: IJ_CHUNK_ROWS_INFER), so a small batch
+ * still gives the threads several chunks each. It depends on the sequence lengths only, never on the
+ * thread count. Inference stacks also get per-thread workspaces big enough for the largest chunk. */
 static void plan_chunks(IjStack *s, const int *seg_off, int nseg)
 {
-    int limit = (seg_off[nseg] + 7) / 8;
-    limit = limit < 32 ? 32 : limit > IJ_CHUNK_ROWS ? IJ_CHUNK_ROWS : limit;
+    int limit = (seg_off[nseg] + 7) / 8, most = s->train ? IJ_CHUNK_ROWS : IJ_CHUNK_ROWS_INFER;
+    limit = limit < 32 ? 32 : limit > most ? most : limit;
     if ((size_t)nseg + 1 > s->chunk_seq_cap) {
         free(s->chunk_seq);
         s->chunk_seq_cap = (size_t)nseg + nseg / 4 + 2;
