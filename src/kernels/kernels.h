@@ -40,6 +40,9 @@ void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const
 /* dx[T,C] += dLN/dx; dw[C] += sum dy*xhat; db[C] += sum dy (dx/dw/db/w may be NULL). */
 void layernorm_backward_acc(float *dx, float *dw, float *db, const float *dy, const float *x,
                             const float *mean, const float *rstd, const float *w, int T, int C);
+/* On the calling thread: dx = res + dLN/dx (dx may alias res), for a chunk's rows. */
+void layernorm_backward_rows(float *dx, const float *res, const float *dy, const float *x, const float *mean,
+                             const float *rstd, const float *w, int T, int C);
 
 /* Exact GELU 0.5 x (1 + erf(x / sqrt 2)), elementwise over n values. */
 void gelu_forward(float *y, const float *x, size_t n);

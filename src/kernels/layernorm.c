@@ -4,6 +4,7 @@
 #include "kernels/colsum.h"
 
 #include <math.h>
+#include <omp.h>
 
 /* Sum of x[0..n), in 16 interleaved float partial sums (so the loop vectorises
  * without reassociation flags; the order is fixed, so results are reproducible). */
@@ -53,17 +54,12 @@ void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const
     }
 }
 
-void layernorm_backward_acc(float *dx, float *dw, float *db, const float *dy, const float *x,
-                            const float *mean, const float *rstd, const float *w, int T, int C)
+/* dx = res + dLN/dx for rows [t0, t1) (dx may alias res). */
+static void backward_rows(float *dx, const float *res, const float *dy, const float *x, const float *mean,
+                          const float *rstd, const float *w, int t0, int t1, int C)
 {
-    /* Parameter gradients: reductions over rows, threaded over blocks of 16 columns, each column summed
-     * over the rows in order by one thread (independent of the thread count). */
-    if (db) colsum_acc(db, dy, T, C);
-    if (dw) colsum_xhat_acc(dw, dy, x, mean, rstd, T, C);
-    if (!dx) return;
-#pragma omp parallel for schedule(static)
-    for (int t = 0; t < T; t++) {
-        const float *xr = x + (size_t)t * C, *dyr = dy + (size_t)t * C;
+    for (int t = t0; t < t1; t++) {
+        const float *xr = x + (size_t)t * C, *dyr = dy + (size_t)t * C, *rr = res + (size_t)t * C;
         float *dxr = dx + (size_t)t * C;
         float m = mean[t], rs = rstd[t];
         /* mean(dxhat) and mean(dxhat * xhat), dxhat = dy * w, in 16 interleaved partial sums */
@@ -91,7 +87,28 @@ void layernorm_backward_acc(float *dx, float *dw, float *db, const float *dy, co
         for (int j = 0; j < C; j++) {
             float g = w ? dyr[j] * w[j] : dyr[j];
             float xh = (xr[j] - m) * rs;
-            dxr[j] += rs * (g - s1 - xh * s2);
+            dxr[j] = rr[j] + rs * (g - s1 - xh * s2);
         }
     }
+}
+
+void layernorm_backward_acc(float *dx, float *dw, float *db, const float *dy, const float *x,
+                            const float *mean, const float *rstd, const float *w, int T, int C)
+{
+    /* Parameter gradients: reductions over rows, threaded over blocks of 16 columns, each column summed
+     * over the rows in order by one thread (independent of the thread count). */
+    if (db) colsum_acc(db, dy, T, C);
+    if (dw) colsum_xhat_acc(dw, dy, x, mean, rstd, T, C);
+    if (!dx) return;
+#pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        backward_rows(dx, dx, dy, x, mean, rstd, w, (int)((long)T * id / nt), (int)((long)T * (id + 1) / nt), C);
+    }
+}
+
+void layernorm_backward_rows(float *dx, const float *res, const float *dy, const float *x, const float *mean,
+                             const float *rstd, const float *w, int T, int C)
+{
+    backward_rows(dx, res, dy, x, mean, rstd, w, 0, T, C);
 }

@@ -325,15 +325,15 @@ void ij_stack_backward(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, c
 
 /* One block's backward pass in two phases.
  * A: the input gradients, by chunks of whole sequences, each chunk through the whole block on one
- *    thread (single-threaded products): dx <- d(block input); what the weight gradients need is kept
+ *    thread (single-threaded products): dx = d(block input) from dout =
+ *    d(block output), which stays as it is; what the weight gradients need is kept
  *    for all rows (dout, dh, dln2, dx1, dqkv, dln), and the bias and LayerNorm-parameter gradients
  *    are summed over the chunk's rows while they are in cache.
  * B: the weight gradients over all rows at once (products with K = T, threaded inside BLAS), and the
  *    chunks' column sums added up in chunk order: every sum runs in an order fixed by the sequence
  *    lengths, never by the thread count. */
 static void block_backward(IjStack *s, const IjLayerCache *c, const IjBlockW *wl, const PackedBlock *pb,
-                           IjBlockW *gl, float *dx,
-                           const float *x, const int *seg_off, int T)
+                           IjBlockW *gl, const float *dout, float *dx, const float *x, const int *seg_off, int T)
 {
     const int D = s->D, H = s->H, heads = s->heads;
     size_t scratch_per_thread = s->att_scratch_cap / (size_t)s->chunk_threads;
@@ -345,33 +345,32 @@ static void block_backward(IjStack *s, const IjLayerCache *c, const IjBlockW *wl
         int *seg = chunk_begin(s, seg_off, k, tid, &q0, &n, &base);
         int r = seg[n];
         size_t b = (size_t)base, poff = att_probs_size(seg_off, q0, heads);
+        const float *doutr = dout + b * D;
         float *dxr = dx + b * D, *dh = s->dh + b * H, *dln2 = s->dln2 + b * D, *dqkv = s->dqkv + b * 3 * D;
-        float *datt = s->datt + b * D, *dln = s->dln + b * D;
+        float *datt = s->datt + b * D, *dln = s->dln + b * D, *dx1 = s->dx1 + b * D;
         float *part = s->colsum_part + (size_t)k * off[PART_COUNT];
         memset(part, 0, sizeof(float) * off[PART_COUNT]);
-        /* MLP branch: dx holds d(out) = d(x1) from the residual. */
-        memcpy(s->dout + b * D, dxr, sizeof(float) * (size_t)r * D);
-        colsum_rows(part + off[PART_FC2_B], dxr, NULL, NULL, NULL, r, D, D);
-        linear_backward_input_rows(dh, dxr, wl->fc2_w, pb->fc2, r, H, D);
+        /* MLP branch: d(x1) = d(out) from the residual plus the branch's part. */
+        colsum_rows(part + off[PART_FC2_B], doutr, NULL, NULL, NULL, r, D, D);
+        linear_backward_input_rows(dh, doutr, wl->fc2_w, pb->fc2, r, H, D);
         gelu_backward_slope(dh, dh, c->h + b * H, (size_t)r * H);
         colsum_rows(part + off[PART_FC1_B], dh, NULL, NULL, NULL, r, H, H);
         linear_backward_input_rows(dln2, dh, wl->fc1_w, pb->fc1, r, D, H);
         colsum_rows(part + off[PART_NORM2_B], dln2, NULL, NULL, NULL, r, D, D);
         colsum_rows(part + off[PART_NORM2_W], dln2, c->x1 + b * D, c->mean2 + b, c->rstd2 + b, r, D, D);
-        layernorm_backward_acc(dxr, NULL, NULL, dln2, c->x1 + b * D, c->mean2 + b, c->rstd2 + b, wl->norm2_w, r, D);
-        /* Attention branch: dx now holds d(x1) = d(x) from the residual. */
-        memcpy(s->dx1 + b * D, dxr, sizeof(float) * (size_t)r * D);
-        colsum_rows(part + off[PART_PROJ_B], dxr, NULL, NULL, NULL, r, D, D);
-        linear_backward_input_rows(datt, dxr, wl->proj_w, pb->proj, r, D, D);
+        layernorm_backward_rows(dx1, doutr, dln2, c->x1 + b * D, c->mean2 + b, c->rstd2 + b, wl->norm2_w, r, D);
+        /* Attention branch: d(x) = d(x1) from the residual plus the branch's part. */
+        colsum_rows(part + off[PART_PROJ_B], dx1, NULL, NULL, NULL, r, D, D);
+        linear_backward_input_rows(datt, dx1, wl->proj_w, pb->proj, r, D, D);
         attention_backward(dqkv, datt, c->qkv + b * 3 * D, c->probs + poff, seg, n, D, heads,
                            s->att_scratch + (size_t)tid * scratch_per_thread);
         colsum_rows(part + off[PART_QKV_B], dqkv, NULL, NULL, NULL, r, 3 * D, 3 * D);
         linear_backward_input_rows(dln, dqkv, wl->qkv_w, pb->qkv, r, D, 3 * D);
         colsum_rows(part + off[PART_NORM1_B], dln, NULL, NULL, NULL, r, D, D);
         colsum_rows(part + off[PART_NORM1_W], dln, x + b * D, c->mean1 + b, c->rstd1 + b, r, D, D);
-        layernorm_backward_acc(dxr, NULL, NULL, dln, x + b * D, c->mean1 + b, c->rstd1 + b, wl->norm1_w, r, D);
+        layernorm_backward_rows(dxr, dx1, dln, x + b * D, c->mean1 + b, c->rstd1 + b, wl->norm1_w, r, D);
     }
-    linear_backward_params(gl->fc2_w, NULL, s->dout, c->g, T, H, D);
+    linear_backward_params(gl->fc2_w, NULL, dout, c->g, T, H, D);
     linear_backward_params(gl->fc1_w, NULL, s->dh, c->ln2, T, D, H);
     linear_backward_params(gl->proj_w, NULL, s->dx1, c->att, T, D, D);
     linear_backward_params(gl->qkv_w, NULL, s->dqkv, c->ln1, T, D, 3 * D);
@@ -394,9 +393,15 @@ void ij_stack_backward_observed(IjStack *s, const IjBlockW *w, IjBlockW *gw, flo
     int T = seg_off[nseg], D = s->D;
     size_t stride = s->cap_rows * (size_t)D;
     pack_weights(s, w, 1);
+    /* d(out) and d(x) of a block in two buffers that swap roles: d(out) stays intact for the block's
+     * weight gradients, with no copy of it */
+    float *dcur = dx, *dnext = s->dout;
     for (int l = s->depth - 1; l >= 0; l--) {
         PackedBlock pb = packed_block(s, l);
-        block_backward(s, &s->lc[l], &w[l], &pb, &gw[l], dx, s->x + (size_t)l * stride, seg_off, T);
-        if (observe) observe(ctx, l, dx);
+        block_backward(s, &s->lc[l], &w[l], &pb, &gw[l], dcur, dnext, s->x + (size_t)l * stride, seg_off, T);
+        if (observe) observe(ctx, l, dnext);
+        float *t = dcur;
+        dcur = dnext, dnext = t;
     }
+    if (dcur != dx) memcpy(dx, dcur, sizeof(float) * (size_t)T * D);
 }

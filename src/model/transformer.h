@@ -32,7 +32,7 @@ typedef struct {
     IjLayerCache *lc;  /* [layers], training stacks only */
     /* backward scratch, [T, width] each: what the parameter gradients need once all rows are done */
     float *dln, *datt, *dqkv, *dh, *att_scratch;
-    float *dout, *dln2, *dx1; /* a block's output gradient, LN2's input gradient, d(x1) */
+    float *dout, *dln2, *dx1; /* the second buffer of the blocks' input/output gradients, LN2's input gradient, d(x1) */
     size_t att_scratch_cap;
     /* per-chunk column sums of the backward pass (bias and LayerNorm-parameter gradients), 9D + H
      * floats per chunk, added up in chunk order once all chunks are done */
