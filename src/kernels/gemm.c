@@ -2,7 +2,10 @@
 #include "kernels/gemm.h"
 #include "kernels/simd.h"
 
+#include "core/error.h"
+
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if IJ_GEMM_NR
@@ -169,42 +172,83 @@ static inline void prefetch_lines(const char *a, size_t n_a, const char *b, size
     for (size_t l = from; l < to; l++) _mm_prefetch(l < n_a ? a + l * 64 : b + (l - n_a) * 64, _MM_HINT_T1);
 }
 
+/* Pairs [first, last) of the (row tile, column panel) pairs over k = 0 .. K - 1; into C (add: C += ...,
+ * else the first block sets C). */
+static void at_pairs(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K,
+                     int first, int last, int add)
+{
+    const int npanels = (N + NR - 1) / NR;
+    float edge[GEMM_AT_KC * NR]; /* the last, partial column panel, zero-padded to NR columns */
+    for (int k0 = 0; k0 < K; k0 += GEMM_AT_KC) {
+        int kn = K - k0 < GEMM_AT_KC ? K - k0 : GEMM_AT_KC, edge_at = -1;
+        /* the next block: its lines spread over this block's pairs */
+        int k1 = k0 + kn, kn1 = K - k1 < GEMM_AT_KC ? K - k1 : GEMM_AT_KC;
+        size_t la = kn1 > 0 ? (size_t)kn1 * lda * sizeof(float) / 64 : 0;
+        size_t lines = kn1 > 0 ? la + (size_t)kn1 * ldb * sizeof(float) / 64 : 0, done = 0;
+        size_t per_pair = last > first ? (lines + (size_t)(last - first) - 1) / (size_t)(last - first) : 0;
+        for (int pair = first; pair < last; pair++) {
+            size_t upto = done + per_pair < lines ? done + per_pair : lines;
+            prefetch_lines((const char *)(A + (size_t)k1 * lda), la, (const char *)(B + (size_t)k1 * ldb), done,
+                           upto);
+            done = upto;
+            int i = pair / npanels * MR, j = pair % npanels * NR;
+            int m = M - i < MR ? M - i : MR, n = N - j < NR ? N - j : NR;
+            const float *Ai = A + (size_t)k0 * lda + i, *Bj = B + (size_t)k0 * ldb + j;
+            int ldbj = ldb;
+            if (n < NR) { /* reading NR columns in place would run past the end of B's rows */
+                if (edge_at != j) {
+                    for (int k = 0; k < kn; k++) {
+                        memcpy(edge + (size_t)k * NR, Bj + (size_t)k * ldb, sizeof(float) * (size_t)n);
+                        memset(edge + (size_t)k * NR + n, 0, sizeof(float) * (size_t)(NR - n));
+                    }
+                    edge_at = j;
+                }
+                Bj = edge, ldbj = NR;
+            }
+            if (add || k0 > 0) row_tiles(m, C + (size_t)i * ldc + j, ldc, Ai, lda, 1, Bj, ldbj, kn, n, NULL, NULL, 0, 1);
+            else row_tiles(m, C + (size_t)i * ldc + j, ldc, Ai, lda, 1, Bj, ldbj, kn, n, NULL, NULL, 0, 0);
+        }
+    }
+}
+
 void gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K)
 {
-    const int npanels = (N + NR - 1) / NR, npairs = (M + MR - 1) / MR * npanels;
+    const int npairs = (M + MR - 1) / MR * ((N + NR - 1) / NR);
+    /* K in two halves (from 4 blocks on): the first into C, the second into a partial of its own, added
+     * last. The threads take contiguous shares of the 2 x npairs (half, pair) jobs: on two threads each
+     * reads only its half of the rows of A and B (those come from memory; with the pairs split instead
+     * both threads read all of B) */
+    static _Thread_local float *part;
+    static _Thread_local size_t part_cap;
+    const int halves = K >= 4 * GEMM_AT_KC ? 2 : 1;
+    const int k_half = halves == 2 ? (K / 2 + GEMM_AT_KC - 1) / GEMM_AT_KC * GEMM_AT_KC : K;
+    if (halves == 2 && (size_t)M * N > part_cap) { /* grows once per shape: never in steady state */
+        free(part);
+        part_cap = (size_t)M * N;
+        part = ij_alloc_aligned(sizeof(float) * part_cap);
+    }
+    float *P = part;
 #pragma omp parallel
     {
-        /* a fixed share of the (row tile, column panel) pairs per thread; each pair sums over all of K */
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
-        int first = (int)((long)npairs * id / nt), last = (int)((long)npairs * (id + 1) / nt);
-        float edge[GEMM_AT_KC * NR]; /* the last, partial column panel, zero-padded to NR columns */
-        for (int k0 = 0; k0 < K; k0 += GEMM_AT_KC) {
-            int kn = K - k0 < GEMM_AT_KC ? K - k0 : GEMM_AT_KC, edge_at = -1;
-            /* the next block: its lines spread over this block's pairs */
-            int k1 = k0 + kn, kn1 = K - k1 < GEMM_AT_KC ? K - k1 : GEMM_AT_KC;
-            size_t la = kn1 > 0 ? (size_t)kn1 * lda * sizeof(float) / 64 : 0;
-            size_t lines = kn1 > 0 ? la + (size_t)kn1 * ldb * sizeof(float) / 64 : 0, done = 0;
-            size_t per_pair = last > first ? (lines + (size_t)(last - first) - 1) / (size_t)(last - first) : 0;
-            for (int pair = first; pair < last; pair++) {
-                size_t upto = done + per_pair < lines ? done + per_pair : lines;
-                prefetch_lines((const char *)(A + (size_t)k1 * lda), la, (const char *)(B + (size_t)k1 * ldb),
-                               done, upto);
-                done = upto;
-                int i = pair / npanels * MR, j = pair % npanels * NR;
-                int m = M - i < MR ? M - i : MR, n = N - j < NR ? N - j : NR;
-                const float *Ai = A + (size_t)k0 * lda + i, *Bj = B + (size_t)k0 * ldb + j;
-                int ldbj = ldb;
-                if (n < NR) { /* reading NR columns in place would run past the end of B's rows */
-                    if (edge_at != j) {
-                        for (int k = 0; k < kn; k++) {
-                            memcpy(edge + (size_t)k * NR, Bj + (size_t)k * ldb, sizeof(float) * (size_t)n);
-                            memset(edge + (size_t)k * NR + n, 0, sizeof(float) * (size_t)(NR - n));
-                        }
-                        edge_at = j;
-                    }
-                    Bj = edge, ldbj = NR;
-                }
-                row_tiles(m, C + (size_t)i * ldc + j, ldc, Ai, lda, 1, Bj, ldbj, kn, n, NULL, NULL, 0, 1);
+        long jobs = (long)halves * npairs;
+        int first = (int)(jobs * id / nt), last = (int)(jobs * (id + 1) / nt);
+        for (int h = 0; h < halves; h++) {
+            int f = first - h * npairs, l = last - h * npairs;
+            f = f < 0 ? 0 : f;
+            l = l > npairs ? npairs : l;
+            if (f >= l) continue;
+            size_t k0 = h ? (size_t)k_half : 0;
+            if (h == 0) at_pairs(C, ldc, A, lda, B, ldb, M, N, k_half, f, l, 1);
+            else at_pairs(P, N, A + k0 * lda, lda, B + k0 * ldb, ldb, M, N, K - k_half, f, l, 0);
+        }
+        if (halves == 2) {
+#pragma omp barrier
+            for (int r = M * id / nt; r < M * (id + 1) / nt; r++) {
+                float *c = C + (size_t)r * ldc;
+                const float *p = P + (size_t)r * N;
+#pragma omp simd
+                for (int j = 0; j < N; j++) c[j] += p[j];
             }
         }
     }
