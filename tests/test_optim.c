@@ -58,20 +58,29 @@ static void test_adamw_ema(void)
     IjAdamW opt = IJ_ADAMW_DEFAULT;
     /* step 1, lr 0.1, wd 0.1: weight 1 * (1 - 0.01) - (0.1/0.1) * 0.05 / (0.5 + 1e-8) = 0.89;
      * bias: no decay: 1 - 0.1 = 0.9; the fixed table does not move. */
-    ij_adamw_step(p, g, m, v, &tab, &opt, 0.1, 0.1, 1);
+    ij_adamw_ema_step(p, g, m, v, &tab, &opt, 0.1, 0.1, 1, NULL, 0, 0.0);
     CHECKF(NEAR(p[w], 0.89, 1e-6), "weight after step 1: %.8f", p[w]);
     CHECKF(NEAR(p[b], 0.9, 1e-6), "bias after step 1: %.8f", p[b]);
     CHECK(p[pe] == 1.0f);
     /* step 2 with g = -0.5: m = 0.9*0.05 - 0.05 = -0.005, v = 0.999*2.5e-4 + 0.001*0.25 = 4.9975e-4,
      * step_size = 0.1 / (1 - 0.81), denom = sqrt(4.9975e-4) / sqrt(1 - 0.998001) + 1e-8 */
     g[w] = -0.5f;
-    ij_adamw_step(p, g, m, v, &tab, &opt, 0.1, 0.1, 2);
+    /* with the EMA of the encoder's values (momentum 0.9) from the updated ones, in the same pass: every
+     * encoder value, trainable or not (pos_embed), and none past n_encoder */
+    float *tgt = malloc(sizeof(float) * tab.n_total);
+    for (size_t i = 0; i < tab.n_total; i++) tgt[i] = (float)(i % 7);
+    ij_adamw_ema_step(p, g, m, v, &tab, &opt, 0.1, 0.1, 2, tgt, tab.n_encoder, 0.9);
     double expect = 0.89 * 0.99 - (0.1 / 0.19) * (-0.005 / (sqrt(4.9975e-4) / sqrt(0.001999) + 1e-8));
     CHECKF(NEAR(p[w], expect, 1e-6), "weight after step 2: %.8f, expected %.8f", p[w], expect);
-    float tgt[3] = {1, 2, 3}, enc[3] = {0, 0, 1};
-    ij_ema_update(tgt, enc, 3, 0.9);
-    CHECK(NEAR(tgt[0], 0.9, 1e-7) && NEAR(tgt[1], 1.8, 1e-6) && NEAR(tgt[2], 2.8, 1e-6));
-    free(p); free(g); free(m); free(v);
+    CHECKF(NEAR(tgt[w], 0.9 * (double)(w % 7) + 0.1 * expect, 1e-6), "EMA of the weight: %.8f", tgt[w]);
+    CHECKF(NEAR(tgt[pe], 0.9 * (double)(pe % 7) + 0.1, 1e-6), "EMA of pos_embed: %.8f", tgt[pe]);
+    size_t bad = 0;
+    for (size_t i = 0; i < tab.n_total; i++) {
+        double want = i < tab.n_encoder ? 0.9 * (double)(i % 7) + 0.1 * p[i] : (double)(i % 7);
+        bad += !NEAR(tgt[i], want, 1e-6);
+    }
+    CHECKF(bad == 0, "%zu target values off their EMA", bad);
+    free(p); free(g); free(m); free(v); free(tgt);
     ij_table_free(&tab);
 }
 
@@ -122,8 +131,7 @@ static void test_full_step(void)
     float *am = calloc(m.tab.n_total, sizeof(float)), *av = calloc(m.tab.n_total, sizeof(float));
     ij_model_step(&m, images, &mk, 1);
     IjAdamW opt = IJ_ADAMW_DEFAULT;
-    ij_adamw_step(m.params, m.grads, am, av, &m.tab, &opt, lr, wd, 1);
-    ij_ema_update(m.target, m.params, m.tab.n_encoder, mom);
+    ij_adamw_ema_step(m.params, m.grads, am, av, &m.tab, &opt, lr, wd, 1, m.target, m.tab.n_encoder, mom);
 
     double worst = 0;
     int noisy = 0;

@@ -102,8 +102,8 @@ static double dp_steps(IjModel *m, const float *x, IjMaskSampler *ms, int warmup
         if (ij_mask_sample(ms, (uint64_t)s)) return -1;
         ij_model_step(m, x, &ms->masks, 1);
         if (red && ij_grad_reducer_finish(red)) return -1;
-        ij_adamw_step(m->params, m->grads, adam_m, adam_v, &m->tab, &opt, 1e-4, 0.04, s + 1);
-        ij_ema_update(m->target, m->params, m->tab.n_encoder, 0.996);
+        ij_adamw_ema_step(m->params, m->grads, adam_m, adam_v, &m->tab, &opt, 1e-4, 0.04, s + 1, m->target,
+                          m->tab.n_encoder, 0.996);
         if (s < warmup) continue;
         total += ij_now() - t0;
         *flops += ij_model_step_flops(m, &ms->masks, 1).total;
@@ -286,8 +286,8 @@ int cmd_bench(int argc, char **argv)
             double t1 = ij_now();
             ij_model_step(&m, x, &ms.masks, 1);
             double t2 = ij_now();
-            ij_adamw_step(m.params, m.grads, adam_m, adam_v, &m.tab, &opt, 1e-4, 0.04, s + 1);
-            ij_ema_update(m.target, m.params, m.tab.n_encoder, 0.996);
+            ij_adamw_ema_step(m.params, m.grads, adam_m, adam_v, &m.tab, &opt, 1e-4, 0.04, s + 1, m.target,
+                              m.tab.n_encoder, 0.996);
             double t3 = ij_now();
             if (s < warmup) continue;
             t_masks += t1 - t0;

@@ -29,12 +29,13 @@ IjScheduleValues ij_schedule_at(const IjSchedule *s, int64_t step);
 typedef struct { double beta1, beta2, eps; } IjAdamW;
 #define IJ_ADAMW_DEFAULT ((IjAdamW){0.9, 0.999, 1e-8})
 
-/* One AdamW step (torch.optim.AdamW semantics) over every trainable tensor of
- * the table: decoupled decay lr*wd on tensors with decay set, then the Adam
- * update with bias correction for step t (1-based). m, v: [n_total]. */
-void ij_adamw_step(float *params, const float *grads, float *m, float *v, const IjTable *tab,
-                   const IjAdamW *opt, double lr, double wd, int64_t t);
-/* target = momentum * target + (1 - momentum) * encoder, over n floats. */
-void ij_ema_update(float *target, const float *encoder, size_t n, double momentum);
+/* One AdamW step (torch.optim.AdamW semantics) over every trainable tensor of the table: decoupled
+ * decay lr*wd on tensors with decay set, then the Adam update with bias correction for step t
+ * (1-based); m, v: [n_total]. Then, when target != NULL, the EMA of the first n_target values (the
+ * encoder's): target = momentum * target + (1 - momentum) * params, from the updated params. One
+ * pass over the values, threaded over equal shares of them. */
+void ij_adamw_ema_step(float *params, const float *grads, float *m, float *v, const IjTable *tab,
+                       const IjAdamW *opt, double lr, double wd, int64_t t, float *target, size_t n_target,
+                       double momentum);
 
 #endif
