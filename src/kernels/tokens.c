@@ -22,6 +22,7 @@ void patchify(float *rows, const float *images, const int *sample_of, const int 
 
 void gather_rows(float *dst, const float *src, const int *idx, int n, int C)
 {
+#pragma omp parallel for schedule(static) if (n > 256)
     for (int i = 0; i < n; i++)
         memcpy(dst + (size_t)i * C, src + (size_t)idx[i] * C, sizeof(float) * (size_t)C);
 }

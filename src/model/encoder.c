@@ -22,6 +22,7 @@ static void embed_tokens(float *x, IjModel *m, const IjEncoderW *w, const float 
     float *patches = IJ_BUF_F(&m->b_patches, (size_t)T * K);
     patchify(patches, images, sample_of, tok, T, c->channels, c->img_size, c->patch_size);
     linear_forward(x, patches, w->patch_w, w->patch_b, T, K, D);
+#pragma omp parallel for schedule(static) if (T > 256)
     for (int t = 0; t < T; t++) {
         float *xr = x + (size_t)t * D;
         const float *pe = w->pos_embed + (size_t)tok[t] * D;

@@ -73,6 +73,7 @@ static void compute_targets(IjModel *m, const float *images, const IjMasks *mk)
     int D = m->cfg.embed_dim, T = mk->tgt_off[nseq];
     float *full = ij_encoder_forward_full(m, &m->tenc, images, B);
     m->targets = IJ_BUF_F(&m->b_targets, (size_t)T * D);
+#pragma omp parallel for schedule(static) if (T > 256)
     for (int q = 0; q < nseq; q++) {
         int b = q % B;
         for (int j = mk->tgt_off[q]; j < mk->tgt_off[q + 1]; j++)

@@ -35,6 +35,7 @@ void ij_predictor_forward(IjModel *m, const IjMasks *mk)
     ij_stack_reserve(&m->pred_stack, seg, nseq);
     float *x = ij_stack_input(&m->pred_stack);
     int *tgt_row = IJ_BUF_I(&m->b_pred_tgt_row, Ttgt);
+#pragma omp parallel for schedule(static) if (Ttgt > 256)
     for (int q = 0; q < nseq; q++) {
         int b = q % B;
         float *r = x + (size_t)seg[q] * Dp;
@@ -86,14 +87,20 @@ float *ij_predictor_backward(IjModel *m, const float *dpreds, const IjMasks *mk)
 
     /* token assembly: mask token and the context embedding, summed over target blocks */
     float *demb = IJ_BUF_F(&m->b_dembed, (size_t)Tctx * Dp);
-    memset(demb, 0, sizeof(float) * (size_t)Tctx * Dp);
-    for (int q = 0; q < nseq; q++) {
-        int b = q % B;
-        const float *r = dx + (size_t)seg[q] * Dp;
-        for (int j = mk->ctx_off[b]; j < mk->ctx_off[b + 1]; j++, r += Dp) {
-            float *de = demb + (size_t)j * Dp;
-            for (int d = 0; d < Dp; d++) de[d] += r[d];
+    /* by sample (its rows of demb are its own), its target blocks in order: the sums of the serial loop */
+#pragma omp parallel for schedule(static) if (Tctx > 64)
+    for (int b = 0; b < B; b++) {
+        memset(demb + (size_t)mk->ctx_off[b] * Dp, 0, sizeof(float) * (size_t)(mk->ctx_off[b + 1] - mk->ctx_off[b]) * Dp);
+        for (int q = b; q < nseq; q += B) {
+            const float *r = dx + (size_t)seg[q] * Dp;
+            for (int j = mk->ctx_off[b]; j < mk->ctx_off[b + 1]; j++, r += Dp) {
+                float *de = demb + (size_t)j * Dp;
+                for (int d = 0; d < Dp; d++) de[d] += r[d];
+            }
         }
+    }
+    for (int q = 0; q < nseq; q++) {
+        const float *r = dx + (size_t)(seg[q] + mk->ctx_off[q % B + 1] - mk->ctx_off[q % B]) * Dp;
         for (int j = mk->tgt_off[q]; j < mk->tgt_off[q + 1]; j++, r += Dp)
             for (int d = 0; d < Dp; d++) g->mask_token[d] += r[d];
     }
