@@ -112,17 +112,14 @@ static void check_weight_gradient(IjRng *r, int T, int Cin, int Cout)
 }
 
 /* The packed panels hold exactly w^T (forward) and w (input gradient), zero past the last column. */
-static void check_packing(void)
+#if IJ_GEMM_NR
+/* gemm_pack_wt on w[N, K]: panel p row k = w[p * NR + j][k], zero past N */
+static void check_pack_wt(int N, int K)
 {
-    int N = 3 * IJ_GEMM_NR / 2 + 1, K = 5; /* a partial last panel when there is a kernel */
     float *w = ij_malloc(sizeof(float) * (size_t)N * K);
     for (int i = 0; i < N * K; i++) w[i] = (float)(i + 1);
-    size_t np = gemm_packed_size(N, K);
-#if !IJ_GEMM_NR
-    CHECK(np == 0); /* no kernel: the callers get wp = NULL and use BLAS */
-    free(w);
-#else
     int panels = (N + IJ_GEMM_NR - 1) / IJ_GEMM_NR;
+    size_t np = gemm_packed_size(N, K);
     CHECK(np == (size_t)panels * IJ_GEMM_NR * K);
     float *wp = ij_alloc_aligned(sizeof(float) * np);
     gemm_pack_wt(wp, w, N, K);
@@ -134,8 +131,28 @@ static void check_packing(void)
                 float want = n < N ? w[(size_t)n * K + k] : 0.0f;
                 bad += wp[((size_t)p * K + k) * IJ_GEMM_NR + j] != want;
             }
-    CHECKF(bad == 0, "gemm_pack_wt: %d misplaced values", bad);
-    free(wp);
+    CHECKF(bad == 0, "gemm_pack_wt N %d K %d: %d misplaced values", N, K, bad);
+    free(wp), free(w);
+}
+#endif
+
+static void check_packing(void)
+{
+    int N = 3 * IJ_GEMM_NR / 2 + 1, K = 5; /* a partial last panel when there is a kernel */
+    float *w = ij_malloc(sizeof(float) * (size_t)N * K);
+    for (int i = 0; i < N * K; i++) w[i] = (float)(i + 1);
+    size_t np = gemm_packed_size(N, K);
+#if !IJ_GEMM_NR
+    CHECK(np == 0); /* no kernel: the callers get wp = NULL and use BLAS */
+    free(w);
+#else
+    /* full panels by transposed register blocks, K past the last whole block, partial panels */
+    check_pack_wt(N, K);
+    check_pack_wt(2 * IJ_GEMM_NR, 3 * IJ_GEMM_NR + 5);
+    check_pack_wt(3 * IJ_GEMM_NR / 2 + 1, 2 * IJ_GEMM_NR);
+    check_pack_wt(IJ_GEMM_NR, 1);
+    float *wp;
+    int bad;
     /* the same matrix read as w[K', N'] = [N, K]: panels of its K columns */
     np = gemm_packed_size(K, N);
     wp = ij_alloc_aligned(sizeof(float) * np);
