@@ -217,6 +217,7 @@ static void at_pairs(float *C, int ldc, const float *A, int lda, const float *B,
                 }
                 Bj = edge, ldbj = NR;
             }
+            /* two calls, so that add is a constant in each inlined copy */
             if (add || k0 > 0) row_tiles(m, C + (size_t)i * ldc + j, ldc, Ai, lda, 1, Bj, ldbj, kn, n, NULL, NULL, 0, 1);
             else row_tiles(m, C + (size_t)i * ldc + j, ldc, Ai, lda, 1, Bj, ldbj, kn, n, NULL, NULL, 0, 0);
         }
