@@ -177,6 +177,7 @@ void gemm_rows(float *C, int ldc, const float *A, int lda, const float *wp, int 
  * 64 rows 13.8%, 128 rows 14.3-14.7%, 256 rows 15.7%; 32 rows without the prefetch 16.8%; prefetching
  * two or four blocks ahead instead of one: the same; OpenBLAS 15.2-15.7%. */
 #define GEMM_AT_KC 32
+#define GEMM_AT_HALVES_MAX (1u << 20) /* bytes of C up to which K is cut in halves (see gemm_at_acc) */
 
 /* Prefetch lines [from, to) of the n_a lines at a followed by those at b into L2. */
 static inline void prefetch_lines(const char *a, size_t n_a, const char *b, size_t from, size_t to)
@@ -227,13 +228,15 @@ static void at_pairs(float *C, int ldc, const float *A, int lda, const float *B,
 void gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K)
 {
     const int npairs = (M + MR - 1) / MR * ((N + NR - 1) / NR);
-    /* K in two halves (from 4 blocks on): the first into C, the second into a partial of its own, added
-     * last. The threads take contiguous shares of the 2 x npairs (half, pair) jobs: on two threads each
-     * reads only its half of the rows of A and B (those come from memory; with the pairs split instead
-     * both threads read all of B) */
+    /* K in two halves (from 4 blocks on, and while C and its partial fit in L2 together): the first into
+     * C, the second into a partial of its own, added last. The threads take contiguous shares of the
+     * 2 x npairs (half, pair) jobs: on two threads each reads only its half of the rows of A and B
+     * (those come from memory; with the pairs split instead both threads read all of B), but each
+     * passes over all of C once per block of rows, so a larger C keeps the pairs split (config 2's
+     * 1536 x 384 products: 117 GFLOP/s per thread halved, 127 not) */
     static _Thread_local float *part;
     static _Thread_local size_t part_cap;
-    const int halves = K >= 4 * GEMM_AT_KC ? 2 : 1;
+    const int halves = K >= 4 * GEMM_AT_KC && (size_t)M * N * sizeof(float) <= GEMM_AT_HALVES_MAX ? 2 : 1;
     const int k_half = halves == 2 ? (K / 2 + GEMM_AT_KC - 1) / GEMM_AT_KC * GEMM_AT_KC : K;
     if (halves == 2 && (size_t)M * N > part_cap) { /* grows once per shape: never in steady state */
         free(part);
