@@ -43,10 +43,11 @@ void gemm_rows(float *C, int ldc, const float *A, int lda, const float *wp, int 
                const float *bias, const float *R, int ldr);
 
 /* C[M,N] += A^T @ B for A[K,M] and B[K,N] (row strides lda, ldb), both read in place: a weight
- * gradient dout^T @ in over all rows. From K = 128 on, K is cut into two halves at a fixed row: the
- * first half is summed into C, the second into a partial that is added last. Threaded inside (OpenMP)
- * over the (half, row tile, column panel) jobs, a contiguous share per thread, each job summing over
- * its half of K in order: the result does not depend on the thread count. */
+ * gradient dout^T @ in over all rows. From K = 128 on, while C fits in 1 MiB, K is cut into two
+ * halves at a fixed row: the first half is summed into C, the second into a partial that is added
+ * last. Threaded inside (OpenMP) over the (half, row tile, column panel) jobs, a contiguous share per
+ * thread, each job summing over its half of K in order: the result does not depend on the thread
+ * count. */
 void gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K);
 
 #endif
