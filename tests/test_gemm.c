@@ -134,6 +134,25 @@ static void check_pack_wt(int N, int K)
     CHECKF(bad == 0, "gemm_pack_wt N %d K %d: %d misplaced values", N, K, bad);
     free(wp), free(w);
 }
+
+/* gemm_pack_w on w[K, N]: panel p row k = w[k][p * NR + j], zero past N */
+static void check_pack_w(int K, int N)
+{
+    float *w = ij_malloc(sizeof(float) * (size_t)K * N);
+    for (int i = 0; i < K * N; i++) w[i] = (float)(i + 1);
+    float *wp = ij_alloc_aligned(sizeof(float) * gemm_packed_size(N, K));
+    gemm_pack_w(wp, w, K, N);
+    int bad = 0;
+    for (int p = 0; p * IJ_GEMM_NR < N; p++)
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < IJ_GEMM_NR; j++) {
+                int n = p * IJ_GEMM_NR + j;
+                float want = n < N ? w[(size_t)k * N + n] : 0.0f;
+                bad += wp[((size_t)p * K + k) * IJ_GEMM_NR + j] != want;
+            }
+    CHECKF(bad == 0, "gemm_pack_w K %d N %d: %d misplaced values", K, N, bad);
+    free(wp), free(w);
+}
 #endif
 
 static void check_packing(void)
@@ -151,6 +170,8 @@ static void check_packing(void)
     check_pack_wt(2 * IJ_GEMM_NR, 3 * IJ_GEMM_NR + 5);
     check_pack_wt(3 * IJ_GEMM_NR / 2 + 1, 2 * IJ_GEMM_NR);
     check_pack_wt(IJ_GEMM_NR, 1);
+    check_pack_w(7, 2 * IJ_GEMM_NR + 3); /* two full panels as whole vectors, then a partial one */
+    check_pack_w(3, IJ_GEMM_NR);
     float *wp;
     int bad;
     /* the same matrix read as w[K', N'] = [N, K]: panels of its K columns */

@@ -48,6 +48,14 @@ void gemm_pack_w(float *wp, const float *w, int K, int N)
     for (int p = 0; p * NR < N; p++) {
         float *dst = wp + (size_t)p * K * NR;
         int n = N - p * NR < NR ? N - p * NR : NR;
+        if (n == NR) { /* whole vectors: a memcpy call per row of NR floats was 2-3x slower (`bench --kernels`) */
+            for (int k = 0; k < K; k++) {
+                const float *src = w + (size_t)k * N + (size_t)p * NR;
+                vstore(dst + (size_t)k * NR, vload(src));
+                vstore(dst + (size_t)k * NR + VW, vload(src + VW));
+            }
+            continue;
+        }
         for (int k = 0; k < K; k++) {
             memcpy(dst + (size_t)k * NR, w + (size_t)k * N + (size_t)p * NR, sizeof(float) * (size_t)n);
             for (int j = n; j < NR; j++) dst[(size_t)k * NR + j] = 0.0f;
@@ -232,8 +240,8 @@ void gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int
      * C, the second into a partial of its own, added last. The threads take contiguous shares of the
      * 2 x npairs (half, pair) jobs: on two threads each reads only its half of the rows of A and B
      * (those come from memory; with the pairs split instead both threads read all of B), but each
-     * passes over all of C once per block of rows, so a larger C keeps the pairs split (config 2's
-     * 1536 x 384 products: 117 GFLOP/s per thread halved, 127 not) */
+     * passes over all of C once per block of rows, so a larger C keeps the pairs split (config 2, whose
+     * 1152 x 384 and 1536 x 384 gradients are larger: backward 735-764 ms halved, 710-721 not) */
     static _Thread_local float *part;
     static _Thread_local size_t part_cap;
     const int halves = K >= 4 * GEMM_AT_KC && (size_t)M * N * sizeof(float) <= GEMM_AT_HALVES_MAX ? 2 : 1;

@@ -325,10 +325,10 @@ void ij_stack_backward(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, c
 
 /* One block's backward pass in two phases.
  * A: the input gradients, by chunks of whole sequences, each chunk through the whole block on one
- *    thread (single-threaded products): dx = d(block input) from dout =
- *    d(block output), which stays as it is; what the weight gradients need is kept
- *    for all rows (dout, dh, dln2, dx1, dqkv, dln), and the bias and LayerNorm-parameter gradients
- *    are summed over the chunk's rows while they are in cache.
+ *    thread (single-threaded products): dx = d(block input) from dout = d(block output), which stays
+ *    as it is; what the weight gradients need is kept for all rows (dout, dh, dln2, dx1, dqkv, dln),
+ *    and the bias and LayerNorm-parameter gradients are summed over the chunk's rows while they are
+ *    in cache.
  * B: the weight gradients over all rows at once (products with K = T, threaded inside BLAS), and the
  *    chunks' column sums added up in chunk order: every sum runs in an order fixed by the sequence
  *    lengths, never by the thread count. */
