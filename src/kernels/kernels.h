@@ -14,7 +14,10 @@
 
 #include <stddef.h>
 
-/* out[T,Cout] = in[T,Cin] @ w[Cout,Cin]^T + b[Cout]  (b may be NULL) */
+/* out[T,Cout] = in[T,Cin] @ w[Cout,Cin]^T + b[Cout]  (b may be NULL). With a vector kernel (gemm.h)
+ * this and linear_backward_input pack w into the calling thread's scratch and split the rows over
+ * the threads in whole register tiles (the result does not depend on the thread count); otherwise
+ * BLAS. */
 void linear_forward(float *out, const float *in, const float *w, const float *b, int T, int Cin, int Cout);
 /* out[T,Cout] = res[T,Cout] + in @ w^T + b (a residual branch's output projection; out != res; b may be NULL) */
 void linear_forward_residual(float *out, const float *in, const float *w, const float *b, const float *res,

@@ -5,10 +5,10 @@
  * slot; ij_work_time_read sums the slots. The kinds are the large products on one thread per chunk
  * (gemm_rows, or BLAS without a vector kernel), the weight-gradient products (gemm_at_acc threaded
  * inside, or threaded BLAS) and
- * attention (small products and softmax per sequence and head); the rest of a step's thread time is
- * the elementwise passes (LayerNorm, GELU, loss), weight packing, AdamW and EMA, and the forward and
- * input-gradient products outside the blocks (patch embedding, the predictor's input and output
- * projections; their weight gradients count as weight gradients).
+ * attention (small products and softmax per sequence and head). The forward and input-gradient
+ * products outside the blocks (patch embedding, the predictor's input and output projections) count
+ * as row products where the own kernel runs them, in the rest with BLAS. The rest of a step's thread
+ * time is the elementwise passes (LayerNorm, GELU, loss), weight packing, AdamW and EMA.
  */
 #ifndef IJEPA_KERNELS_WORK_TIME_H
 #define IJEPA_KERNELS_WORK_TIME_H
