@@ -5,7 +5,10 @@
  * (the BLAS path every machine without AVX2 + FMA takes) against the same reference. The weight
  * gradients (gemm_at_acc through linear_backward_params, threaded inside): accumulated into the
  * existing values, every row remainder, partial column panels, K over several blocks, and with
- * the kernel bit-identical for 1, 2 and 3 threads (K from 128 on is cut in two halves). */
+ * the kernel bit-identical for 1, 2 and 3 threads (K from 128 on is cut in two halves). The input
+ * gradient scaled in the epilogue (linear_backward_input_scaled_rows, GELU's backward), and the
+ * products outside the blocks (linear_forward, linear_backward_input: rows split over the threads),
+ * bit-identical for 1, 2 and 3 threads. */
 #include "core/error.h"
 #include "core/rng.h"
 #include "kernels/gemm.h"
@@ -70,7 +73,64 @@ static void check_shape(IjRng *r, int M, int Cin, int Cout, int with_bias, int w
     e = rel_err(din, want, (size_t)M * Cin);
     CHECKF(e < 1e-5, "input gradient M %d Cin %d Cout %d packed %d: relative error %.2e", M, Cin, Cout, packed, e);
 
+    /* din = (dout @ w) * scale, the multiply in the epilogue (after the last K block) */
+    float *scale = randn(r, (size_t)M * Cin);
+    memset(din, 0xff, sizeof(float) * (size_t)M * Cin);
+    linear_backward_input_scaled_rows(din, dout, w, wq, scale, M, Cin, Cout);
+    for (size_t i = 0; i < (size_t)M * Cin; i++) want[i] *= scale[i];
+    e = rel_err(din, want, (size_t)M * Cin);
+    CHECKF(e < 1e-5, "scaled input gradient M %d Cin %d Cout %d packed %d: relative error %.2e", M, Cin, Cout,
+           packed, e);
+    free(scale);
+
     free(in), free(w), free(b), free(res), free(dout), free(out), free(din), free(want), free(wp), free(wq);
+}
+
+/* linear_forward and linear_backward_input, the products outside the blocks (rows split over the
+ * threads with a vector kernel, BLAS otherwise): against the double reference, and with the kernel
+ * bit-identical for 1, 2 and 3 threads. */
+static void check_threaded(IjRng *r, int M, int Cin, int Cout)
+{
+    float *in = randn(r, (size_t)M * Cin), *w = randn(r, (size_t)Cout * Cin), *b = randn(r, (size_t)Cout);
+    float *dout = randn(r, (size_t)M * Cout);
+    float *out = ij_malloc(sizeof(float) * (size_t)M * Cout), *out1 = ij_malloc(sizeof(float) * (size_t)M * Cout);
+    float *din = ij_malloc(sizeof(float) * (size_t)M * Cin), *din1 = ij_malloc(sizeof(float) * (size_t)M * Cin);
+    double *want = ij_malloc(sizeof(double) * (size_t)M * (Cout > Cin ? Cout : Cin));
+    int threads = omp_get_max_threads();
+    for (int nt = 1; nt <= 3; nt++) {
+        omp_set_num_threads(nt);
+        memset(out, 0xff, sizeof(float) * (size_t)M * Cout);
+        memset(din, 0xff, sizeof(float) * (size_t)M * Cin);
+        linear_forward(out, in, w, b, M, Cin, Cout);
+        linear_backward_input(din, dout, w, M, Cin, Cout);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < Cout; j++) {
+                double acc = b[j];
+                for (int k = 0; k < Cin; k++) acc += (double)in[(size_t)i * Cin + k] * w[(size_t)j * Cin + k];
+                want[(size_t)i * Cout + j] = acc;
+            }
+        double e = rel_err(out, want, (size_t)M * Cout);
+        CHECKF(e < 1e-5, "linear_forward M %d Cin %d Cout %d, %d threads: relative error %.2e", M, Cin, Cout, nt, e);
+        for (int i = 0; i < M; i++)
+            for (int k = 0; k < Cin; k++) {
+                double acc = 0;
+                for (int j = 0; j < Cout; j++) acc += (double)dout[(size_t)i * Cout + j] * w[(size_t)j * Cin + k];
+                want[(size_t)i * Cin + k] = acc;
+            }
+        e = rel_err(din, want, (size_t)M * Cin);
+        CHECKF(e < 1e-5, "linear_backward_input M %d Cin %d Cout %d, %d threads: relative error %.2e", M, Cin, Cout,
+               nt, e);
+        if (nt == 1) {
+            memcpy(out1, out, sizeof(float) * (size_t)M * Cout);
+            memcpy(din1, din, sizeof(float) * (size_t)M * Cin);
+        } else if (IJ_GEMM_NR) {
+            CHECKF(memcmp(out, out1, sizeof(float) * (size_t)M * Cout) == 0 &&
+                       memcmp(din, din1, sizeof(float) * (size_t)M * Cin) == 0,
+                   "linear_forward / linear_backward_input M %d: %d threads differ from 1", M, nt);
+        }
+    }
+    omp_set_num_threads(threads);
+    free(in), free(w), free(b), free(dout), free(out), free(out1), free(din), free(din1), free(want);
 }
 
 /* dw += dout^T @ in and db += column sums of dout, over T rows. */
@@ -202,6 +262,11 @@ int main(void)
         check_shape(&r, 9, 64, 600, 1, 1, packed);
         check_shape(&r, 45, 96, 1100, 0, 1, packed);
     }
+    /* outside the blocks: fewer rows than threads' tiles, uneven shares, a partial panel, K past a block */
+    check_threaded(&r, 5, 16, 40);
+    check_threaded(&r, 43, 16, 192);
+    check_threaded(&r, 300, 96, 70);
+    check_threaded(&r, 61, 300, 96);
     /* weight gradients: every row remainder of the tile (Cout), partial panels (Cin), K over blocks */
     for (int Cout = 1; Cout <= IJ_GEMM_MR + 3 || Cout <= 17; Cout++) check_weight_gradient(&r, 70, 40, Cout);
     check_weight_gradient(&r, 1, 64, 30);

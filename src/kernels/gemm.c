@@ -64,11 +64,13 @@ void gemm_pack_w(float *wp, const float *w, int K, int N)
 }
 
 /* One tile of m <= MR rows (a constant once inlined, so the accumulators live in registers) and
- * n <= NR columns: acc = A[m,K] @ panel, then C = acc + bias + R, or C += acc when add is set.
+ * n <= NR columns: acc = A[m,K] @ panel, then C = acc + bias + R, or C += acc when add is set; then,
+ * with S, C = C * S elementwise (S at row stride lds).
  * A's element (r, k) is A[r * lda + k], or A[k * lda + r] when at is set (A stored transposed). */
 static inline __attribute__((always_inline)) void tile(const int m, float *C, int ldc, const float *A, int lda,
                                                         const int at, const float *b, int ldb, int K, int n,
-                                                        const float *bias, const float *R, int ldr, int add)
+                                                        const float *bias, const float *R, int ldr, int add,
+                                                        const float *S, int lds)
 {
     vf c0[MR], c1[MR];
 #pragma GCC unroll 16
@@ -89,6 +91,7 @@ static inline __attribute__((always_inline)) void tile(const int m, float *C, in
         for (int r = 0; r < m; r++) {
             vf v0 = vadd(c0[r], z0), v1 = vadd(c1[r], z1);
             if (R) v0 = vadd(v0, vload(R + (size_t)r * ldr)), v1 = vadd(v1, vload(R + (size_t)r * ldr + VW));
+            if (S) v0 = vmul(v0, vload(S + (size_t)r * lds)), v1 = vmul(v1, vload(S + (size_t)r * lds + VW));
             vstore(C + (size_t)r * ldc, v0);
             vstore(C + (size_t)r * ldc + VW, v1);
         }
@@ -100,7 +103,8 @@ static inline __attribute__((always_inline)) void tile(const int m, float *C, in
         vstore(t + VW, c1[r]);
         for (int j = 0; j < n; j++) {
             float v = t[j] + (bias ? bias[j] : 0.0f);
-            C[(size_t)r * ldc + j] = R ? v + R[(size_t)r * ldr + j] : v;
+            v = R ? v + R[(size_t)r * ldr + j] : v;
+            C[(size_t)r * ldc + j] = S ? v * S[(size_t)r * lds + j] : v;
         }
     }
 }
@@ -108,17 +112,18 @@ static inline __attribute__((always_inline)) void tile(const int m, float *C, in
 /* m <= MR rows: one full tile, or tiles of 8, 4, 2 and 1 rows (m < MR <= 16). */
 static inline __attribute__((always_inline)) void row_tiles(int m, float *C, int ldc, const float *A, int lda,
                                                              const int at, const float *b, int ldb, int K, int n,
-                                                             const float *bias, const float *R, int ldr, int add)
+                                                             const float *bias, const float *R, int ldr, int add,
+                                                             const float *S, int lds)
 {
     if (m == MR) {
-        tile(MR, C, ldc, A, lda, at, b, ldb, K, n, bias, R, ldr, add);
+        tile(MR, C, ldc, A, lda, at, b, ldb, K, n, bias, R, ldr, add, S, lds);
         return;
     }
     int r0 = 0;
 #define REST(h)                                                                                          \
     if (m & (h)) {                                                                                       \
         tile((h) < MR ? (h) : MR, C + (size_t)r0 * ldc, ldc, at ? A + r0 : A + (size_t)r0 * lda, lda, at, b, \
-             ldb, K, n, bias, R ? R + (size_t)r0 * ldr : NULL, ldr, add);                                 \
+             ldb, K, n, bias, R ? R + (size_t)r0 * ldr : NULL, ldr, add, S ? S + (size_t)r0 * lds : NULL, lds); \
         r0 += (h);                                                                                       \
     }
     REST(8) REST(4) REST(2) REST(1)
@@ -133,7 +138,8 @@ static inline void prefetch_l2(const void *p, size_t bytes)
 
 /* The rows of C against k = k0 .. k0 + K - 1 (add: into C). */
 static void gemm_block(float *C, int ldc, const float *A, int lda, const float *b, size_t panel_stride,
-                       int M, int N, int K, const float *bias, const float *R, int ldr, int add)
+                       int M, int N, int K, const float *bias, const float *R, int ldr, int add, const float *S,
+                       int lds)
 {
     /* row tiles outer: a tile's rows stay in L1 while it passes over the panels (measured: 3-6% faster
      * steps than with the panels outer) */
@@ -142,6 +148,7 @@ static void gemm_block(float *C, int ldc, const float *A, int lda, const float *
         int npanels = (N + NR - 1) / NR, per_panel = next > 0 ? (next + npanels - 1) / npanels : 0;
         float *Ci = C + (size_t)i * ldc;
         const float *Ai = A + (size_t)i * lda, *Ri = R ? R + (size_t)i * ldr : NULL;
+        const float *Si = S ? S + (size_t)i * lds : NULL;
         for (int j = 0, p = 0; j < N; j += NR, p++) {
             int n = N - j < NR ? N - j : NR;
             /* Inside the step A and C come from L3 (a tile of either in cache: in-cache products ran 15-25%
@@ -152,7 +159,7 @@ static void gemm_block(float *C, int ldc, const float *A, int lda, const float *
                 prefetch_l2(C + (size_t)(i + m + r) * ldc, sizeof(float) * (size_t)N);
             }
             const float *bp = b + (size_t)p * panel_stride, *bj = bias ? bias + j : NULL, *Rj = Ri ? Ri + j : NULL;
-            row_tiles(m, Ci + j, ldc, Ai, lda, 0, bp, NR, K, n, bj, Rj, ldr, add);
+            row_tiles(m, Ci + j, ldc, Ai, lda, 0, bp, NR, K, n, bj, Rj, ldr, add, Si ? Si + j : NULL, lds);
         }
     }
 }
@@ -163,8 +170,9 @@ static void gemm_block(float *C, int ldc, const float *A, int lda, const float *
 #define GEMM_KC 256
 #define GEMM_NC 512
 
-void gemm_rows(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
-               const float *bias, const float *R, int ldr)
+/* gemm_rows, and with S the product scaled elementwise in the last K block's epilogue */
+static void rows_blocked(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
+                         const float *bias, const float *R, int ldr, const float *S, int lds)
 {
     size_t panel_stride = (size_t)K * NR;
     int nk = (K + GEMM_KC - 1) / GEMM_KC, kc = (K + nk - 1) / nk;
@@ -173,9 +181,22 @@ void gemm_rows(float *C, int ldc, const float *A, int lda, const float *wp, int 
         for (int n0 = 0; n0 < N; n0 += GEMM_NC) {
             int nn = N - n0 < GEMM_NC ? N - n0 : GEMM_NC;
             gemm_block(C + n0, ldc, A + k0, lda, wp + (size_t)(n0 / NR) * panel_stride + (size_t)k0 * NR,
-                       panel_stride, M, nn, kn, bias ? bias + n0 : NULL, R ? R + n0 : NULL, ldr, k0 > 0);
+                       panel_stride, M, nn, kn, bias ? bias + n0 : NULL, R ? R + n0 : NULL, ldr, k0 > 0,
+                       S && k0 + kn == K ? S + n0 : NULL, lds);
         }
     }
+}
+
+void gemm_rows(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
+               const float *bias, const float *R, int ldr)
+{
+    rows_blocked(C, ldc, A, lda, wp, M, N, K, bias, R, ldr, NULL, 0);
+}
+
+void gemm_rows_scaled(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
+                      const float *S, int lds)
+{
+    rows_blocked(C, ldc, A, lda, wp, M, N, K, NULL, NULL, 0, S, lds);
 }
 
 /* K in blocks of GEMM_AT_KC rows. Inside the training step the operands come from memory, not cache:
@@ -227,8 +248,9 @@ static void at_pairs(float *C, int ldc, const float *A, int lda, const float *B,
                 Bj = edge, ldbj = NR;
             }
             /* two calls, so that add is a constant in each inlined copy */
-            if (add || k0 > 0) row_tiles(m, C + (size_t)i * ldc + j, ldc, Ai, lda, 1, Bj, ldbj, kn, n, NULL, NULL, 0, 1);
-            else row_tiles(m, C + (size_t)i * ldc + j, ldc, Ai, lda, 1, Bj, ldbj, kn, n, NULL, NULL, 0, 0);
+            if (add || k0 > 0)
+                row_tiles(m, C + (size_t)i * ldc + j, ldc, Ai, lda, 1, Bj, ldbj, kn, n, NULL, NULL, 0, 1, NULL, 0);
+            else row_tiles(m, C + (size_t)i * ldc + j, ldc, Ai, lda, 1, Bj, ldbj, kn, n, NULL, NULL, 0, 0, NULL, 0);
         }
     }
 }
@@ -288,6 +310,11 @@ void gemm_rows(float *C, int ldc, const float *A, int lda, const float *wp, int 
 {
     (void)C, (void)ldc, (void)A, (void)lda, (void)wp;
     (void)M, (void)N, (void)K, (void)bias, (void)R, (void)ldr;
+}
+void gemm_rows_scaled(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
+                      const float *S, int lds)
+{
+    (void)C, (void)ldc, (void)A, (void)lda, (void)wp, (void)M, (void)N, (void)K, (void)S, (void)lds;
 }
 void gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K)
 {

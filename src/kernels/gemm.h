@@ -41,6 +41,10 @@ void gemm_pack_w(float *wp, const float *w, int K, int N);
  * bias and R may be NULL; C may alias neither A nor R. */
 void gemm_rows(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
                const float *bias, const float *R, int ldr);
+/* C[M,N] = (A[M,K] @ B[K,N]) * S[M,N] elementwise (S at row stride lds), the multiply in the
+ * last K block's epilogue (a GELU backward, S = gelu'(h)). C may alias neither A nor S. */
+void gemm_rows_scaled(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
+                      const float *S, int lds);
 
 /* C[M,N] += A^T @ B for A[K,M] and B[K,N] (row strides lda, ldb), both read in place: a weight
  * gradient dout^T @ in over all rows. From K = 128 on, while C fits in 1 MiB, K is cut into two

@@ -35,6 +35,10 @@ void linear_forward_rows(float *out, const float *in, const float *w, const floa
                          const float *res, int T, int Cin, int Cout);
 void linear_backward_input_rows(float *din, const float *dout, const float *w, const float *wp, int T, int Cin,
                                 int Cout);
+/* din = (dout @ w) * scale[T,Cin] elementwise, the multiply in the product's epilogue (with wp; without,
+ * a separate pass): the input gradient of a linear layer whose input went through GELU, scale = gelu'. */
+void linear_backward_input_scaled_rows(float *din, const float *dout, const float *w, const float *wp,
+                                       const float *scale, int T, int Cin, int Cout);
 
 /* y[T,C] = (x - mean) * rstd * w + b, per row; mean/rstd[T] saved for backward (may be NULL).
  * w and b may be NULL (no affine). Biased variance. */

@@ -123,6 +123,18 @@ void linear_forward_rows(float *out, const float *in, const float *w, const floa
     ij_work_end(IJ_WORK_ROW_PRODUCTS, t0, 2.0 * T * Cin * Cout);
 }
 
+void linear_backward_input_scaled_rows(float *din, const float *dout, const float *w, const float *wp,
+                                       const float *scale, int T, int Cin, int Cout)
+{
+    if (T == 0) return;
+    double t0 = ij_work_begin();
+    if (wp) gemm_rows_scaled(din, Cin, dout, Cout, wp, T, Cin, Cout, scale, Cin);
+    ij_work_end(IJ_WORK_ROW_PRODUCTS, t0, 2.0 * T * Cin * Cout);
+    if (wp) return;
+    linear_backward_input(din, dout, w, T, Cin, Cout);
+    gelu_backward_slope(din, din, scale, (size_t)T * Cin);
+}
+
 void linear_backward_input_rows(float *din, const float *dout, const float *w, const float *wp, int T, int Cin,
                                 int Cout)
 {

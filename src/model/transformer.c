@@ -352,8 +352,7 @@ static void block_backward(IjStack *s, const IjLayerCache *c, const IjBlockW *wl
         memset(part, 0, sizeof(float) * off[PART_COUNT]);
         /* MLP branch: d(x1) = d(out) from the residual plus the branch's part. */
         colsum_rows(part + off[PART_FC2_B], doutr, NULL, NULL, NULL, r, D, D);
-        linear_backward_input_rows(dh, doutr, wl->fc2_w, pb->fc2, r, H, D);
-        gelu_backward_slope(dh, dh, c->h + b * H, (size_t)r * H);
+        linear_backward_input_scaled_rows(dh, doutr, wl->fc2_w, pb->fc2, c->h + b * H, r, H, D); /* GELU's too */
         colsum_rows(part + off[PART_FC1_B], dh, NULL, NULL, NULL, r, H, H);
         linear_backward_input_rows(dln2, dh, wl->fc1_w, pb->fc1, r, D, H);
         colsum_rows(part + off[PART_NORM2_B], dln2, NULL, NULL, NULL, r, D, D);
