@@ -105,16 +105,14 @@ static void test_erf(int all)
 static double gelu_ref(double x) { return x * 0.5 * erfc(-x / sqrt(2.0)); }
 static double slope_ref(double x) { return 0.5 * erfc(-x / sqrt(2.0)) + x * exp(-0.5 * x * x) / sqrt(2.0 * M_PI); }
 
-static void test_gelu_dense(void)
+/* The three kernels on x[0..n): the bounds above, and forward, keep_slope and backward (dy = 1) agreeing
+ * bit for bit. */
+static void check_gelu_points(const float *x, size_t n, const char *what)
 {
-    const size_t n = (size_t)1 << 20;
-    float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float)), *y2 = malloc(n * sizeof(float));
-    float *slope = malloc(n * sizeof(float)), *dx = malloc(n * sizeof(float)), *ones = malloc(n * sizeof(float));
-    CHECK(x && y && y2 && slope && dx && ones);
-    for (size_t i = 0; i < n; i++) {
-        x[i] = -10.0f + 20.0f * ((float)i + 0.5f) / (float)n;
-        ones[i] = 1.0f;
-    }
+    float *y = malloc(n * sizeof(float)), *y2 = malloc(n * sizeof(float)), *slope = malloc(n * sizeof(float));
+    float *dx = malloc(n * sizeof(float)), *ones = malloc(n * sizeof(float));
+    CHECK(y && y2 && slope && dx && ones);
+    for (size_t i = 0; i < n; i++) ones[i] = 1.0f;
     memcpy(slope, x, n * sizeof(float));
     gelu_forward(y, x, n);
     gelu_forward_keep_slope(y2, slope, n);
@@ -130,12 +128,33 @@ static void test_gelu_dense(void)
         worst_s = fmax(worst_s, es);
         differ += y2[i] != y[i] || dx[i] != slope[i];
     }
-    printf("gelu on %zu points in [-10, 10]: max |error| / |x| %.3g, slope max |error| %.3g\n", n, worst_y,
-           worst_s);
-    CHECKF(bad_y == 0, "%zu values of gelu outside 1.5e-7 |x| + 2^-24 |y|", bad_y);
-    CHECKF(bad_s == 0, "%zu slopes outside 2.5e-7", bad_s);
-    CHECKF(differ == 0, "%zu values where the three kernels disagree", differ);
-    free(x); free(y); free(y2); free(slope); free(dx); free(ones);
+    printf("gelu on %s: max |error| / |x| %.3g, slope max |error| %.3g\n", what, worst_y, worst_s);
+    CHECKF(bad_y == 0, "%s: %zu values of gelu outside 1.5e-7 |x| + 2^-24 |y|", what, bad_y);
+    CHECKF(bad_s == 0, "%s: %zu slopes outside 2.5e-7", what, bad_s);
+    CHECKF(differ == 0, "%s: %zu values where the three kernels disagree", what, differ);
+    free(y); free(y2); free(slope); free(dx); free(ones);
+}
+
+static void test_gelu_dense(void)
+{
+    const size_t n = (size_t)1 << 20;
+    float *x = malloc(n * sizeof(float));
+    CHECK(x != NULL);
+    for (size_t i = 0; i < n; i++) x[i] = -10.0f + 20.0f * ((float)i + 0.5f) / (float)n;
+    check_gelu_points(x, n, "2^20 points in [-10, 10]");
+    /* every float within 64 steps of the AVX-512 tables' interval edges (multiples of 0.2 up to 6.4;
+     * 0 is checked below, its neighbours are denormals), both signs: a lane on the wrong side of an
+     * edge evaluates the neighbouring polynomial there */
+    size_t m = 0;
+    float edges[2 * 32 * 129];
+    for (int i = 1; i <= 32; i++)
+        for (int sgn = -1; sgn <= 1; sgn += 2) {
+            float e = (float)sgn * 0.2f * (float)i, lo = e, hi = e;
+            for (int k = 0; k < 64; k++) lo = nextafterf(lo, -INFINITY), hi = nextafterf(hi, INFINITY);
+            for (float v = lo; v <= hi && m < sizeof edges / sizeof edges[0]; v = nextafterf(v, INFINITY)) edges[m++] = v;
+        }
+    check_gelu_points(edges, m, "the floats around the table edges");
+    free(x);
 }
 
 /* one value through each kernel */

@@ -7,13 +7,28 @@
  * for erf). With only AVX2 (checked with -march=haswell) the main loop still calls the 8-lane
  * variant; only the loop's remainder changes (scalar instead of 4-lane calls).
  * Infinities give the limits, gelu(+inf) = +inf, gelu(-inf) = -0, gelu'(+inf) = 1, gelu'(-inf) = 0,
- * where the plain formula gives inf * 0 = NaN; NaN gives NaN. */
+ * where the plain formula gives inf * 0 = NaN; NaN gives NaN.
+ *
+ * With AVX-512 the kernels take Phi and gelu' from gelu_table.h instead: 32 intervals of |x|, a
+ * degree-4 polynomial each, its coefficients picked per lane by two-source permutes from register
+ * tables. Same bounds (tests/test_gelu.c), a third of the arithmetic: one thread, values in cache
+ * (throw-away harness), the inference form 0.32 -> 0.20 ns per value, the training form (value and
+ * slope) 0.68 -> 0.32. */
 #include "kernels/kernels.h"
 
 #include <float.h>
 
 #include "kernels/erf_approx.h"
+#include "kernels/gemm.h"
+#include "kernels/simd.h"
 #include "kernels/vecmath.h"
+
+#if IJ_GEMM_NR && VW == 16
+#define GELU_TABLE 1
+#include "kernels/gelu_table.h"
+#else
+#define GELU_TABLE 0
+#endif
 
 /* const: otherwise GCC takes expf as writing errno (-fmath-errno) and, at least up to GCC 12, does
  * not if-convert a loop that calls it, so the infinity selects below would keep the slope loops
@@ -45,6 +60,81 @@ static inline __attribute__((always_inline)) float gelu_slope(float x, float cdf
     return cdf + no_minus_inf(x > FLT_MAX ? FLT_MAX : x) * pdf;
 }
 
+#if GELU_TABLE
+/* One of the tables' 32 entries per lane. */
+#define GELU_LOOKUP(tab, idx) _mm512_permutex2var_ps(_mm512_load_ps(tab), idx, _mm512_load_ps((tab) + 16))
+
+/* x's interval (trunc(5 |x|), |x| clamped to 6.4, at most 31), t = |x| - its centre, and x's sign bit.
+ * min(6.4, NaN) is NaN (vminps returns its second operand then): t stays NaN and so do the results. */
+static inline __attribute__((always_inline)) void gelu_locate(vf x, __m512i *idx, vf *t, __m512i *sign)
+{
+    const __m512i xi = _mm512_castps_si512(x), sign_bit = _mm512_set1_epi32((int)0x80000000u);
+    *sign = _mm512_and_si512(xi, sign_bit);
+    vf a = _mm512_min_ps(vbcast(6.4f), _mm512_castsi512_ps(_mm512_andnot_si512(sign_bit, xi)));
+    *idx = _mm512_min_epi32(_mm512_cvttps_epi32(vmul(a, vbcast(5.0f))), _mm512_set1_epi32(31));
+    *t = vsub(a, GELU_LOOKUP(gelu_tab_centre, *idx));
+}
+
+/* 1/2 + sign(x) * sum_k tab[k][idx] t^k: Phi(x) from gelu_tab_p, gelu'(x) from gelu_tab_s */
+static inline __attribute__((always_inline)) vf gelu_half_plus(const float (*tab)[32], __m512i idx, vf t,
+                                                                __m512i sign)
+{
+    vf p = GELU_LOOKUP(tab[4], idx);
+    p = vfma(p, t, GELU_LOOKUP(tab[3], idx));
+    p = vfma(p, t, GELU_LOOKUP(tab[2], idx));
+    p = vfma(p, t, GELU_LOOKUP(tab[1], idx));
+    p = vfma(p, t, GELU_LOOKUP(tab[0], idx));
+    return vadd(vbcast(0.5f), _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(p), sign)));
+}
+
+/* x * Phi(x), -inf taken as -FLT_MAX (so -0 there); NaN stays NaN (vmaxps returns x then) */
+static inline __attribute__((always_inline)) vf gelu_value(vf x, vf cdf)
+{
+    return vmul(_mm512_max_ps(vbcast(-FLT_MAX), x), cdf);
+}
+
+/* The lanes of the vector at i that are below n (the kernels run by whole vectors, the last masked). */
+static inline vmask gelu_lanes(size_t n, size_t i) { return vmask_first(n - i < VW ? (int)(n - i) : VW); }
+
+void gelu_forward(float *y, const float *x, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i += VW) {
+        vmask k = gelu_lanes(n, i);
+        vf xv = vload_mask(x + i, k), t;
+        __m512i idx, sign;
+        gelu_locate(xv, &idx, &t, &sign);
+        vstore_mask(y + i, k, gelu_value(xv, gelu_half_plus(gelu_tab_p, idx, t, sign)));
+    }
+}
+
+void gelu_forward_keep_slope(float *y, float *x_to_slope, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i += VW) {
+        vmask k = gelu_lanes(n, i);
+        vf xv = vload_mask(x_to_slope + i, k), t;
+        __m512i idx, sign;
+        gelu_locate(xv, &idx, &t, &sign);
+        vstore_mask(y + i, k, gelu_value(xv, gelu_half_plus(gelu_tab_p, idx, t, sign)));
+        vstore_mask(x_to_slope + i, k, gelu_half_plus(gelu_tab_s, idx, t, sign));
+    }
+}
+
+void gelu_backward(float *dx, const float *dy, const float *x, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i += VW) {
+        vmask k = gelu_lanes(n, i);
+        vf t;
+        __m512i idx, sign;
+        gelu_locate(vload_mask(x + i, k), &idx, &t, &sign);
+        vstore_mask(dx + i, k, vmul(vload_mask(dy + i, k), gelu_half_plus(gelu_tab_s, idx, t, sign)));
+    }
+}
+
+#else /* erf_approx.h and libmvec's expf */
+
 void gelu_forward(float *y, const float *x, size_t n)
 {
 #pragma omp parallel for simd simdlen(16) schedule(static)
@@ -63,12 +153,6 @@ void gelu_forward_keep_slope(float *y, float *x_to_slope, size_t n)
     }
 }
 
-void gelu_backward_slope(float *dx, const float *dy, const float *slope, size_t n)
-{
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) dx[i] = dy[i] * slope[i];
-}
-
 void gelu_backward(float *dx, const float *dy, const float *x, size_t n)
 {
 #pragma omp parallel for simd simdlen(16) schedule(static)
@@ -76,4 +160,12 @@ void gelu_backward(float *dx, const float *dy, const float *x, size_t n)
         float pdf = gelu_pdf(x[i]);
         dx[i] = dy[i] * gelu_slope(x[i], gelu_cdf(x[i]), pdf);
     }
+}
+
+#endif
+
+void gelu_backward_slope(float *dx, const float *dy, const float *slope, size_t n)
+{
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) dx[i] = dy[i] * slope[i];
 }
