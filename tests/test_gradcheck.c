@@ -284,10 +284,46 @@ static double test_layernorm_case(int affine)
     return worst;
 }
 
+/* The forward values against double precision at the widths with a register path (96, 192, 384 with
+ * AVX-512) and one without (100): mean, rstd and y, affine or not. */
+static void test_layernorm_values(int C)
+{
+    const int T = 37;
+    float *x = fnew((size_t)T * C), *y = fnew((size_t)T * C), *w = fnew((size_t)C), *b = fnew((size_t)C);
+    float *mean = fnew((size_t)T), *rstd = fnew((size_t)T);
+    fill_normal(x, (size_t)T * C, 3.0, 2.0, 31);
+    fill_normal(w, (size_t)C, 1.0, 0.3, 32);
+    fill_normal(b, (size_t)C, 0.0, 0.5, 33);
+    for (int affine = 0; affine <= 1; affine++) {
+        layernorm_forward(y, mean, rstd, x, affine ? w : NULL, affine ? b : NULL, T, C, 1e-6f);
+        double worst = 0, worst_stat = 0;
+        for (int t = 0; t < T; t++) {
+            const float *xr = x + (size_t)t * C;
+            double m = 0, v = 0;
+            for (int c = 0; c < C; c++) m += xr[c];
+            m /= C;
+            for (int c = 0; c < C; c++) v += (xr[c] - m) * (xr[c] - m);
+            double rs = 1.0 / sqrt(v / C + 1e-6);
+            worst_stat = fmax(worst_stat, fmax(fabs(mean[t] - m) / fabs(m), fabs(rstd[t] - rs) / rs));
+            for (int c = 0; c < C; c++) {
+                double want = (xr[c] - m) * rs * (affine ? w[c] : 1.0) + (affine ? b[c] : 0.0);
+                worst = fmax(worst, fabs(y[(size_t)t * C + c] - want));
+            }
+        }
+        CHECKF(worst < 2e-5 && worst_stat < 1e-5, "layernorm_forward C %d affine %d: |y error| %.3g, stats %.3g", C,
+               affine, worst, worst_stat);
+    }
+    free(x); free(y); free(w); free(b); free(mean); free(rstd);
+}
+
 static void test_layernorm(void)
 {
     test_layernorm_case(1);
     test_layernorm_case(0);
+    test_layernorm_values(96);
+    test_layernorm_values(192);
+    test_layernorm_values(384);
+    test_layernorm_values(100);
 }
 
 /* -------------------------------------------------------------------- gelu */

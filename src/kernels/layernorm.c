@@ -105,9 +105,64 @@ static void row_sums_backward(const float *dyr, const float *xr, const float *w,
 }
 #endif
 
+#if IJ_GEMM_NR && VW == 16
+/* Rows of nv whole vectors (a constant once inlined) held in registers: loaded once for the two sums
+ * and the normalisation, where the passes above load each row three times. The same operations in
+ * the same order, so the same bits. One thread, 784 rows of 192 in L2 (throw-away harness): 44 -> 30
+ * ns per row; 96 wide 19. */
+static inline __attribute__((always_inline)) void forward_row_in_registers(float *y, float *mean, float *rstd,
+                                                                           const float *x, const float *w,
+                                                                           const float *b, int t, const int nv,
+                                                                           float eps)
+{
+    const int C = nv * VW;
+    const float *xr = x + (size_t)t * C;
+    float *yr = y + (size_t)t * C;
+    vf v[24], s0 = vzero(), s1 = vzero();
+#pragma GCC unroll 24
+    for (int i = 0; i < nv; i++) {
+        v[i] = vload(xr + i * VW);
+        if (i & 1) s1 = vadd(s1, v[i]);
+        else s0 = vadd(s0, v[i]);
+    }
+    const float mf = vhsum(vadd(s0, s1)) / (float)C;
+    const vf mv = vbcast(mf);
+    s0 = s1 = vzero();
+#pragma GCC unroll 24
+    for (int i = 0; i < nv; i++) {
+        v[i] = vsub(v[i], mv);
+        if (i & 1) s1 = vadd(s1, vmul(v[i], v[i]));
+        else s0 = vadd(s0, vmul(v[i], v[i]));
+    }
+    const float rs = 1.0f / sqrtf(vhsum(vadd(s0, s1)) / (float)C + eps);
+    const vf rv = vbcast(rs);
+#pragma GCC unroll 24
+    for (int i = 0; i < nv; i++) {
+        vf n = vmul(v[i], rv);
+        vstore(yr + i * VW, w ? vadd(vmul(n, vload(w + i * VW)), vload(b + i * VW)) : n);
+    }
+    if (mean) mean[t] = mf;
+    if (rstd) rstd[t] = rs;
+}
+
+/* the parallel loop per width, so that nv is a constant inside the outlined region */
+#define LN_REGISTER_WIDTH(width)                                                                       \
+    case width:                                                                                        \
+        _Pragma("omp parallel for schedule(static)") for (int t = 0; t < T; t++)                       \
+            forward_row_in_registers(y, mean, rstd, x, w, b, t, (width) / VW, eps);                    \
+        return;
+#endif
+
 void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w,
                        const float *b, int T, int C, float eps)
 {
+#if IJ_GEMM_NR && VW == 16
+    switch (C) { /* the models' widths: predictors 96 and 192, encoders 192 and 384 */
+        LN_REGISTER_WIDTH(96)
+        LN_REGISTER_WIDTH(192)
+        LN_REGISTER_WIDTH(384)
+    }
+#endif
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < T; t++) {
         const float *xr = x + (size_t)t * C;
