@@ -240,16 +240,15 @@ static double ln_obj(void *p)
     return dot_obj(c->y, c->R, (size_t)c->T * c->C);
 }
 
-static double test_layernorm_case(int affine)
+static double test_layernorm_case(int affine, int T, int C)
 {
-    const int T = 4, C = 6;
     const double tol = 1e-3;
     const float h = 1e-2f;
     size_t n = (size_t)T * C;
     LnCtx c = {T, C, fnew(n), affine ? fnew(C) : NULL, affine ? fnew(C) : NULL, fnew(n), fnew(n)};
     fill_normal(c.x, n, 0.0, 1.0, 300);
     for (int t = 0; t < T; t++) /* rows with different means and spreads */
-        for (int i = 0; i < C; i++) c.x[t * C + i] = c.x[t * C + i] * (0.7f + 0.3f * t) + (float)t - 1.5f;
+        for (int i = 0; i < C; i++) c.x[t * C + i] = c.x[t * C + i] * (0.7f + 0.3f * (float)t) + (float)t - 1.5f;
     if (affine) {
         fill_normal(c.w, C, 1.0, 0.3, 301);
         fill_normal(c.b, C, 0.0, 0.3, 302);
@@ -318,8 +317,11 @@ static void test_layernorm_values(int C)
 
 static void test_layernorm(void)
 {
-    test_layernorm_case(1);
-    test_layernorm_case(0);
+    test_layernorm_case(1, 4, 6);
+    test_layernorm_case(0, 4, 6);
+    /* the widths whose backward rows run in registers with AVX-512 */
+    test_layernorm_case(1, 3, 96);
+    test_layernorm_case(0, 2, 192);
     test_layernorm_values(96);
     test_layernorm_values(192);
     test_layernorm_values(384);

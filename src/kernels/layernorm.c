@@ -182,10 +182,45 @@ void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const
     }
 }
 
+#if IJ_GEMM_NR && VW == 16
+/* backward_rows' row with g = dy * w and xhat held in registers between the sums and dx (nv <= 12
+ * vectors): the same operations in the same order. */
+static inline __attribute__((always_inline)) void backward_row_in_registers(float *dxr, const float *rr,
+                                                                            const float *dyr, const float *xr,
+                                                                            const float *w, float m, float rs,
+                                                                            const int nv)
+{
+    vf g[12], xh[12], a1 = vzero(), a2 = vzero();
+    const vf mv = vbcast(m), rv = vbcast(rs);
+#pragma GCC unroll 12
+    for (int v = 0; v < nv; v++) {
+        g[v] = vload(dyr + v * VW);
+        if (w) g[v] = vmul(g[v], vload(w + v * VW));
+        xh[v] = vmul(vsub(vload(xr + v * VW), mv), rv);
+        a1 = vadd(a1, g[v]);
+        a2 = vadd(a2, vmul(g[v], xh[v]));
+    }
+    const vf s1 = vbcast(vhsum(a1) / (float)(nv * VW)), s2 = vbcast(vhsum(a2) / (float)(nv * VW));
+#pragma GCC unroll 12
+    for (int v = 0; v < nv; v++)
+        vstore(dxr + v * VW, vadd(vload(rr + v * VW), vmul(rv, vsub(vsub(g[v], s1), vmul(xh[v], s2)))));
+}
+#endif
+
 /* dx = res + dLN/dx for rows [t0, t1) (dx may alias res). */
 static void backward_rows(float *dx, const float *res, const float *dy, const float *x, const float *mean,
                           const float *rstd, const float *w, int t0, int t1, int C)
 {
+#if IJ_GEMM_NR && VW == 16
+    if (C == 96 || C == 192) { /* the widths of the models' predictors and of vit_tiny */
+        for (int t = t0; t < t1; t++) {
+            size_t o = (size_t)t * C;
+            if (C == 96) backward_row_in_registers(dx + o, res + o, dy + o, x + o, w, mean[t], rstd[t], 6);
+            else backward_row_in_registers(dx + o, res + o, dy + o, x + o, w, mean[t], rstd[t], 12);
+        }
+        return;
+    }
+#endif
     for (int t = t0; t < t1; t++) {
         const float *xr = x + (size_t)t * C, *dyr = dy + (size_t)t * C, *rr = res + (size_t)t * C;
         float *dxr = dx + (size_t)t * C;
