@@ -62,14 +62,14 @@ void linear_forward(float *out, const float *in, const float *w, const float *b,
     if (T == 0) return;
 #if IJ_GEMM_NR
     product_on_threads(out, in, w, 1, b, T, Cout, Cin);
-    return;
-#endif
+#else
     if (b) {
 #pragma omp parallel for schedule(static)
         for (int t = 0; t < T; t++) memcpy(out + (size_t)t * Cout, b, sizeof(float) * (size_t)Cout);
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, Cout, Cin, 1.0f, in, Cin, w, Cin,
                 b ? 1.0f : 0.0f, out, Cout);
+#endif
 }
 
 void linear_forward_residual(float *out, const float *in, const float *w, const float *b, const float *res,
@@ -92,10 +92,10 @@ void linear_backward_input(float *din, const float *dout, const float *w, int T,
     if (T == 0) return;
 #if IJ_GEMM_NR
     product_on_threads(din, dout, w, 0, NULL, T, Cin, Cout);
-    return;
-#endif
+#else
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Cin, Cout, 1.0f, dout, Cout, w, Cin, 0.0f, din,
                 Cin);
+#endif
 }
 
 void linear_backward_params(float *dw, float *db, const float *dout, const float *in, int T, int Cin, int Cout)
@@ -131,13 +131,15 @@ void linear_forward_rows(float *out, const float *in, const float *w, const floa
 void linear_backward_input_scaled_rows(float *din, const float *dout, const float *w, const float *wp,
                                        const float *scale, int T, int Cin, int Cout)
 {
+    if (!wp) { /* BLAS, then the multiply as a pass of its own */
+        linear_backward_input_rows(din, dout, w, NULL, T, Cin, Cout);
+        gelu_backward_slope(din, din, scale, (size_t)T * Cin);
+        return;
+    }
     if (T == 0) return;
     double t0 = ij_work_begin();
-    if (wp) gemm_rows_scaled(din, Cin, dout, Cout, wp, T, Cin, Cout, scale, Cin);
+    gemm_rows_scaled(din, Cin, dout, Cout, wp, T, Cin, Cout, scale, Cin);
     ij_work_end(IJ_WORK_ROW_PRODUCTS, t0, 2.0 * T * Cin * Cout);
-    if (wp) return;
-    linear_backward_input(din, dout, w, T, Cin, Cout);
-    gelu_backward_slope(din, din, scale, (size_t)T * Cin);
 }
 
 void linear_backward_input_rows(float *din, const float *dout, const float *w, const float *wp, int T, int Cin,
