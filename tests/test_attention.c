@@ -6,7 +6,8 @@
  * remainder of the vector width and of the register tiles: single sequences of every length
  * L = 1 .. 70 and ragged batches of the same lengths in shuffled order (with empty sequences),
  * hd = 32 and 64 (the tiled path of a build with a vector kernel, see kernels/gemm.h), hd = 24 and
- * sequences too long for the tiled path (the sgemm path), scores from near-uniform to peaked. Every
+ * sequences too long for the tiled path (the sgemm path), lengths either side of the one from which
+ * the tiled path copies its right operands, scores from near-uniform to peaked. Every
  * output element must be written (the outputs start as NaN) and nothing past the end of any
  * buffer (guard values after each); the results must be bit-identical on 1 and 2 threads and when
  * called from inside a parallel region.
@@ -245,6 +246,9 @@ int main(void)
     check_batch(&r, odd, 4, 24, 2, 1.0, 0.0, 1.0);
     const int longer[] = {196, 3, 260, 100};
     check_batch(&r, longer, 4, 64, 2, 1.0, 0.0, 1.0);
+    /* either side of the length from which the tiled path copies its right operands (79 in place) */
+    const int around_copy[] = {79, 80, 81, 143};
+    check_batch(&r, around_copy, 4, 32, 3, 1.0, 0.0, 1.0);
     printf("worst relative error / tolerance factor: forward %.2e, backward %.2e\n", worst_fwd, worst_bwd);
     return test_exit_code("test_attention");
 }

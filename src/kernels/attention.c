@@ -12,7 +12,8 @@
  * and hd a multiple of the vector width, each pair runs through the
  * register-tiled products below instead, on the head slices of qkv in place:
  * only the products that contract over the head features (Q K^T, dY V^T) need
- * a transposed copy (K^T or V^T, zero-padded to whole vectors, on the stack).
+ * a transposed copy (K^T or V^T, zero-padded to whole vectors, on the stack); from
+ * ATT_COPY_MIN tokens on, the other right operands are read from contiguous copies.
  * Other shapes, and builds without a vector kernel, keep the sgemm calls
  * (head_forward_blas / head_backward_blas, also the reference the fused path
  * is tested against in tests/test_attention.c).
@@ -247,6 +248,21 @@ static void att_product_t(float *C, int ldc, const float *A, int lda, const floa
     att_product(C, ldc, A, lda, 1, B, ldb, M, N, K);
 }
 
+/* From this sequence length on, a product whose right operand is a head slice of qkv or dout (L rows
+ * of hd floats at row stride 3D or D) reads a contiguous copy of it instead: every row tile passes over
+ * all L rows of it, and in place they span L strided rows. One thread, operands in cache (throw-away
+ * harness over the heads of 8-16 sequences, GFLOP/s forward / backward, in place -> copied): L = 196,
+ * hd = 64: 122 / 139 -> 138 / 167; L = 128: 125 / 145 -> 136 / 166; L = 100: 118 / 136 -> 125 / 150;
+ * L = 61: 121 / 139 -> 121 / 133; L = 49 (hd 64) and 16 (hd 32): 1-5% slower. */
+#define ATT_COPY_MIN 80
+
+/* dst[L, hd] (contiguous) = the L rows of hd floats at x (row stride ld); hd a multiple of VW. */
+static void copy_rows(float *dst, const float *x, int ld, int L, int hd)
+{
+    for (int i = 0; i < L; i++)
+        for (int c = 0; c < hd; c += VW) vstore(dst + (size_t)i * hd + c, vload(x + (size_t)i * ld + c));
+}
+
 /* Zero rows for the transposes' last block of rows (hd <= ATT_T_MAX / VW). */
 static const float zero_row[ATT_T_MAX / VW] __attribute__((aligned(64)));
 
@@ -341,7 +357,12 @@ static void head_forward_fused(float *y, float *P, const float *q, int L, int hd
     transpose_padded(kt, q + D, D3, L, Lp, hd);
     att_product_n(P, L, q, D3, kt, Lp, L, L, hd); /* S = Q K^T (the scale comes in the softmax) */
     softmax_rows_vec(P, L, scale, kt, ATT_T_MAX); /* K^T is done with: its space holds the exponentials */
-    att_product_n(y, D, P, L, q + 2 * D, D3, L, hd, L); /* Y = P V */
+    if (L < ATT_COPY_MIN) {
+        att_product_n(y, D, P, L, q + 2 * D, D3, L, hd, L); /* Y = P V */
+        return;
+    }
+    copy_rows(kt, q + 2 * D, D3, L, hd); /* then V, once the exponentials are done with */
+    att_product_n(y, D, P, L, kt, hd, L, hd, L);
 }
 
 /* head_backward_blas through the tiled products. */
@@ -350,12 +371,24 @@ static void head_backward_fused(float *dq, float *dS, const float *dy, const flo
 {
     const int D3 = 3 * D, Lp = (L + VW - 1) / VW * VW;
     float vt[ATT_T_MAX] __attribute__((aligned(64)));
-    att_product_t(dq + 2 * D, D3, P, L, dy, D, L, hd, L); /* dV = P^T dY */
+    if (L < ATT_COPY_MIN) {
+        att_product_t(dq + 2 * D, D3, P, L, dy, D, L, hd, L); /* dV = P^T dY */
+    } else { /* vt holds each right operand in turn: dY, V^T, K, Q */
+        copy_rows(vt, dy, D, L, hd);
+        att_product_t(dq + 2 * D, D3, P, L, vt, hd, L, hd, L);
+    }
     transpose_padded(vt, q + 2 * D, D3, L, Lp, hd);
     att_product_n(dS, Lp, dy, D, vt, Lp, L, Lp, hd); /* dP = dY V^T, at row stride Lp */
     softmax_backward_rows_vec(dS, P, L, scale);
-    att_product_n(dq, D3, dS, Lp, q + D, D3, L, hd, L); /* dQ = dS K */
-    att_product_t(dq + D, D3, dS, Lp, q, D3, L, hd, L); /* dK = dS^T Q */
+    if (L < ATT_COPY_MIN) {
+        att_product_n(dq, D3, dS, Lp, q + D, D3, L, hd, L); /* dQ = dS K */
+        att_product_t(dq + D, D3, dS, Lp, q, D3, L, hd, L); /* dK = dS^T Q */
+        return;
+    }
+    copy_rows(vt, q + D, D3, L, hd);
+    att_product_n(dq, D3, dS, Lp, vt, hd, L, hd, L);
+    copy_rows(vt, q, D3, L, hd);
+    att_product_t(dq + D, D3, dS, Lp, vt, hd, L, hd, L);
 }
 
 #else /* no vector kernel: every pair through sgemm */

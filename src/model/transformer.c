@@ -254,35 +254,44 @@ static int *chunk_begin(const IjStack *s, const int *seg_off, int k, int tid, in
     return seg;
 }
 
-/* Every chunk through all blocks on one thread. Inference stacks: input rows s->x, output rows in the
- * second slot, activations in the thread's workspace. Training stacks: the chunk's rows of every
- * layer's cache and of the per-block inputs, where the backward pass reads them. */
-static float *forward_chunked(IjStack *s, const IjBlockW *w, const int *seg_off, IjChunkObserver observe,
-                              void *ctx)
+/* A training stack block by block, each block's chunks spread over the threads: the chunks' rows of
+ * every layer's cache and of the per-block inputs, where the backward pass reads them. One block's
+ * weights are read by every chunk while they are in cache; chunk by chunk through all blocks they came
+ * from L3 once per chunk and block (`ijepa bench`, config 2: context forward 159-161 -> 140-142 ms per
+ * step; config 1 within the noise). */
+static void forward_training(IjStack *s, const IjBlockW *w, const int *seg_off, IjChunkObserver observe, void *ctx)
 {
     size_t stride = s->cap_rows * (size_t)s->D;
+    const int D = s->D, H = s->H, heads = s->heads;
+    for (int l = 0; l < s->depth; l++) {
+        PackedBlock pb = packed_block(s, l);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(chunk_threads(s))
+        for (int k = 0; k < s->nchunks; k++) {
+            int tid = omp_get_thread_num(), q0, n, base;
+            int *seg = chunk_begin(s, seg_off, k, tid, &q0, &n, &base);
+            size_t b = (size_t)base, poff = att_probs_size(seg_off, q0, heads);
+            IjLayerCache c = s->lc[l];
+            c.ln1 += b * D, c.mean1 += b, c.rstd1 += b, c.qkv += b * 3 * D, c.probs += poff;
+            c.att += b * D, c.x1 += b * D, c.ln2 += b * D, c.mean2 += b, c.rstd2 += b;
+            c.h += b * H, c.g += b * H;
+            float *out = s->x + (size_t)(l + 1) * stride + b * D;
+            block_forward(out, &c, &w[l], &pb, s->x + (size_t)l * stride + b * D, seg, n, D, H, heads);
+            if (observe) observe(ctx, l, out, base, seg[n]);
+        }
+    }
+}
+
+/* An inference stack chunk by chunk, each chunk through all blocks on one thread: input rows s->x,
+ * output rows in the second slot, activations in the thread's workspace (in that core's cache). */
+static void forward_inference(IjStack *s, const IjBlockW *w, const int *seg_off, IjChunkObserver observe, void *ctx)
+{
     const float *gin = s->x;
-    float *gout = s->x + (s->train ? (size_t)s->depth : 1) * stride;
+    float *gout = s->x + s->cap_rows * (size_t)s->D;
     const int D = s->D, H = s->H, heads = s->heads, depth = s->depth;
-    pack_weights(s, w, 0);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(chunk_threads(s))
     for (int k = 0; k < s->nchunks; k++) {
         int tid = omp_get_thread_num(), q0, n, base;
         int *seg = chunk_begin(s, seg_off, k, tid, &q0, &n, &base);
-        if (s->train) {
-            size_t b = (size_t)base, poff = att_probs_size(seg_off, q0, heads);
-            for (int l = 0; l < depth; l++) {
-                IjLayerCache c = s->lc[l];
-                c.ln1 += b * D, c.mean1 += b, c.rstd1 += b, c.qkv += b * 3 * D, c.probs += poff;
-                c.att += b * D, c.x1 += b * D, c.ln2 += b * D, c.mean2 += b, c.rstd2 += b;
-                c.h += b * H, c.g += b * H;
-                float *out = s->x + (size_t)(l + 1) * stride + b * D;
-                PackedBlock pb = packed_block(s, l);
-                block_forward(out, &c, &w[l], &pb, s->x + (size_t)l * stride + b * D, seg, n, D, H, heads);
-                if (observe) observe(ctx, l, out, base, seg[n]);
-            }
-            continue;
-        }
         float *p = s->chunk_mem + (size_t)tid * s->chunk_floats;
         size_t R = s->chunk_rows;
         float *buf[2] = {p, p + R * D};
@@ -301,7 +310,6 @@ static float *forward_chunked(IjStack *s, const IjBlockW *w, const int *seg_off,
             if (observe) observe(ctx, l, out, base, seg[n]);
         }
     }
-    return gout;
 }
 
 float *ij_stack_forward(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg)
@@ -314,7 +322,10 @@ float *ij_stack_forward_observed(IjStack *s, const IjBlockW *w, const int *seg_o
 {
     (void)nseg; /* the chunk plan of the last ij_stack_reserve covers the sequences */
     if (s->depth == 0) return s->x;
-    return forward_chunked(s, w, seg_off, observe, ctx);
+    pack_weights(s, w, 0);
+    if (s->train) forward_training(s, w, seg_off, observe, ctx);
+    else forward_inference(s, w, seg_off, observe, ctx);
+    return s->x + (s->train ? (size_t)s->depth : 1) * s->cap_rows * (size_t)s->D;
 }
 
 void ij_stack_backward(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, const int *seg_off,

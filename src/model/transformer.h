@@ -68,12 +68,13 @@ void ij_stack_share_pack(IjStack *s, const IjStack *owner);
 /* Input rows in ij_stack_input(s) [T,D]; returns the output rows [T,D].
  * The forward pass splits the sequences into chunks of at most IJ_CHUNK_ROWS rows (IJ_CHUNK_ROWS_INFER
  * for an inference stack; fewer for small
- * batches; fixed by the sequence lengths alone, planned by ij_stack_reserve) and runs each chunk through all blocks on one
- * thread with single-threaded products: no barrier between blocks and the chunk's activations stay
- * in that core's cache. A training stack writes the chunk's rows of its per-layer caches (what the
- * backward pass, block by block over all rows, reads); an inference stack works in a per-thread
- * workspace and keeps only its input and output rows. The chunks do not depend on the thread count,
- * so neither does the result. */
+ * batches; fixed by the sequence lengths alone, planned by ij_stack_reserve), each chunk on one
+ * thread with single-threaded products. An inference stack runs each chunk through all blocks (no
+ * barrier between blocks; the chunk's activations stay in that core's cache, in a per-thread
+ * workspace) and keeps only its input and output rows. A training stack runs block by block, the
+ * block's chunks spread over the threads (its weights stay in cache), and writes the chunks' rows
+ * of its per-layer caches (what the backward pass, block by block over all rows, reads). The chunks
+ * do not depend on the thread count, so neither does the result. */
 #ifndef IJ_CHUNK_ROWS
 #define IJ_CHUNK_ROWS 256
 #endif
