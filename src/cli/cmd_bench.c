@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 
 #include "cli/bench_kernels.h"
+#include "cli/bench_peak.h"
 #include "cli/model_args.h"
 #include "cli/options.h"
 #include "core/error.h"
@@ -25,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 static const char usage[] =
     "usage: ijepa bench [options]\n\n"
@@ -161,13 +161,6 @@ out:
     return rc;
 }
 
-static double peak_rss_mib(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss / 1024.0;
-}
-
 /* Where the timed steps' thread time went (see work_time.h), with each kind's GFLOP/s per thread. */
 static void print_work_time(double wall, double peak)
 {
@@ -226,10 +219,12 @@ int cmd_bench(int argc, char **argv)
         model_config_print(&c);
         return bench_kernels(&c, IJ_CHUNK_ROWS);
     }
-    /* The sgemm peak, before the model exists and again after the timed steps; the higher of the two
-     * counts (this machine's speed drifts by up to 25%, and one low measurement would flatter the
-     * fraction of peak). */
-    double peak = ij_dist_rank() == 0 ? bench_sgemm_peak(2048) : 1;
+    /* The sgemm peak: read before the model exists, between the timed steps and after them (see
+     * bench_peak.h; rank 0 only under mpirun, before and after) */
+    BenchPeak peak = {0};
+    const int root = ij_dist_rank() == 0, every = (steps + 31) / 32; /* at most 32 readings between steps */
+    if (root) bench_peak_begin(&peak);
+    if (ij_dist_size() > 1) peak.between = 0;
     IjModel m;
     if (ij_model_init(&m, &c, 0)) return -1;
     model_config_print(&c);
@@ -267,6 +262,7 @@ int cmd_bench(int argc, char **argv)
             if (s >= warmup) {
                 total += ij_now() - t0;
                 flops += batch * ij_encoder_image_flops(&c);
+                if (s + 1 < warmup + steps && (s + 1 - warmup) % every == 0) bench_peak_between(&peak);
             }
         }
         printf("embed: %.1f images/s, %.1f ms per batch of %d\n", steps * batch / total, 1e3 * total / steps, batch);
@@ -303,6 +299,7 @@ int cmd_bench(int argc, char **argv)
             phase.backward += f.backward;
             ctx_tok += (double)ms.masks.ctx_off[batch] / batch;
             tgt_tok += (double)ms.masks.tgt_off[num_targets * batch] / batch;
+            if (s + 1 < warmup + steps && (s + 1 - warmup) % every == 0) bench_peak_between(&peak);
         }
         printf("train: %.1f images/s, %.1f ms per step (masks %s: %.1f context, %.1f target tokens per image)\n",
                steps * batch / total, 1e3 * total / steps, masks, ctx_tok / steps, tgt_tok / steps);
@@ -320,15 +317,16 @@ int cmd_bench(int argc, char **argv)
     }
     ij_work_time_stop();
     double achieved = flops / total * 1e-9;
-    double rss = peak_rss_mib(); /* before the peak's own 48 MiB of matrices */
-    if (ij_dist_rank() == 0) { /* the other ranks finish meanwhile */
-        double again = bench_sgemm_peak(2048);
-        if (again > peak) peak = again;
+    if (root) { /* the other ranks finish meanwhile */
+        bench_peak_end(&peak);
+        double med = bench_peak_median(&peak), hi = bench_peak_highest(&peak);
+        printf("achieved %.1f GFLOP/s; sgemm peak (2048^3, best of 3 runs), %d readings %s: median %.1f GFLOP/s "
+               "(%.1f-%.1f); %.0f%% of peak (%.0f%% of the highest reading)\n",
+               achieved, peak.n, peak.n > 2 ? "before, between and after the timed steps" : "before and after the timed steps",
+               med, bench_peak_lowest(&peak), hi, 100 * achieved / med, 100 * achieved / hi);
+        if (ij_dist_size() == 1) print_work_time(total, med);
+        printf("peak resident memory: %.0f MiB (without the sgemm readings' matrices)\n", peak.rss_mib);
     }
-    printf("achieved %.1f GFLOP/s; sgemm peak (2048^3, best before and after) %.1f GFLOP/s; %.0f%% of peak\n",
-           achieved, peak, 100 * achieved / peak);
-    if (ij_dist_size() == 1) print_work_time(total, peak);
-    printf("peak resident memory: %.0f MiB\n", rss);
 out:
     free(x);
     free(adam_m);

@@ -1,0 +1,87 @@
+/* bench_peak.c: sgemm peak readings over a bench run (see bench_peak.h).
+ *
+ * This machine's speed drifts (its sgemm rate moved by 10% between runs minutes apart), so one
+ * reading before and one after the timed steps can miss what the machine could do while the steps
+ * ran. Readings between the steps follow the drift; bench divides by their median (one reading
+ * slowed by a hiccup moves it little) and shows the fraction of the highest beside it. */
+#include "cli/bench_peak.h"
+
+#include "cli/bench_kernels.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;
+}
+
+/* Reset the high-water mark of resident memory to what is resident now; 0 on success. */
+static int reset_rss_mark(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return -1;
+    int bad = fputs("5", f) < 0;
+    return fclose(f) != 0 || bad ? -1 : 0;
+}
+
+static void take(BenchPeak *p)
+{
+    if (p->n < BENCH_PEAK_MAX) p->reading[p->n++] = bench_sgemm_peak(2048);
+}
+
+void bench_peak_begin(BenchPeak *p)
+{
+    p->n = 0;
+    p->rss_mib = 0;
+    p->rss_frozen = 0;
+    take(p);
+    p->between = reset_rss_mark() == 0; /* the reading's matrices are freed: the mark drops back */
+}
+
+void bench_peak_between(BenchPeak *p)
+{
+    if (!p->between || p->n >= BENCH_PEAK_MAX - 1) return; /* the last slot is bench_peak_end's */
+    double rss = peak_rss_mib();
+    if (rss > p->rss_mib) p->rss_mib = rss;
+    take(p);
+    if (reset_rss_mark()) p->between = 0, p->rss_frozen = 1; /* the mark now holds the matrices */
+}
+
+void bench_peak_end(BenchPeak *p)
+{
+    double rss = peak_rss_mib();
+    if (!p->rss_frozen && rss > p->rss_mib) p->rss_mib = rss;
+    take(p);
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bench_peak_median(const BenchPeak *p)
+{
+    double v[BENCH_PEAK_MAX];
+    for (int i = 0; i < p->n; i++) v[i] = p->reading[i];
+    qsort(v, (size_t)p->n, sizeof v[0], by_value);
+    return p->n % 2 ? v[p->n / 2] : 0.5 * (v[p->n / 2 - 1] + v[p->n / 2]);
+}
+
+double bench_peak_highest(const BenchPeak *p)
+{
+    double m = p->reading[0];
+    for (int i = 1; i < p->n; i++) m = p->reading[i] > m ? p->reading[i] : m;
+    return m;
+}
+
+double bench_peak_lowest(const BenchPeak *p)
+{
+    double m = p->reading[0];
+    for (int i = 1; i < p->n; i++) m = p->reading[i] < m ? p->reading[i] : m;
+    return m;
+}
