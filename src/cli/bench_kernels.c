@@ -14,7 +14,9 @@
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 /* Best of `reps` timings of fn, in seconds. */
 #define BEST_OF(reps, best, stmt)                      \
@@ -90,12 +92,37 @@ static void bench_weight_gradient(const char *name, int T, int Cin, int Cout)
     free(dout), free(in), free(dw);
 }
 
+/* n x n floats mapped straight from the kernel, on 2 MiB pages where it allows them (as the step's own
+ * large buffers, see ij_alloc_aligned): unmapped on release, so that readings between the timed steps
+ * leave nothing resident (freed through malloc, glibc kept them in its heap once its mmap threshold
+ * had risen past their size: `bench --embed` grew by ~40 MiB per reading). */
+typedef struct {
+    void *map;
+    size_t len;
+    float *m;
+} Square;
+
+static Square square(int n)
+{
+    const size_t huge = (size_t)2 << 20;
+    Square q = {NULL, sizeof(float) * (size_t)n * n + huge, NULL};
+    q.map = mmap(NULL, q.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (q.map == MAP_FAILED) {
+        fprintf(stderr, "ijepa: out of memory allocating %zu bytes\n", q.len);
+        exit(1);
+    }
+    q.m = (float *)(((uintptr_t)q.map + huge - 1) & ~(uintptr_t)(huge - 1));
+#ifdef MADV_HUGEPAGE
+    madvise(q.m, sizeof(float) * (size_t)n * n, MADV_HUGEPAGE);
+#endif
+    return q;
+}
+
 /* GFLOP/s of a large square sgemm (the machine's practical peak). */
 double bench_sgemm_peak(int n)
 {
-    float *a = ij_alloc_aligned(sizeof(float) * (size_t)n * n);
-    float *b = ij_alloc_aligned(sizeof(float) * (size_t)n * n);
-    float *c = ij_alloc_aligned(sizeof(float) * (size_t)n * n);
+    Square A = square(n), B = square(n), C = square(n);
+    float *a = A.m, *b = B.m, *c = C.m;
     for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = 1e-3f * (float)(i % 97);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
     double best = 0;
@@ -105,9 +132,9 @@ double bench_sgemm_peak(int n)
         double g = 2.0 * n * n * (double)n / (ij_now() - t0) * 1e-9;
         if (g > best) best = g;
     }
-    free(a);
-    free(b);
-    free(c);
+    munmap(A.map, A.len);
+    munmap(B.map, B.len);
+    munmap(C.map, C.len);
     return best;
 }
 
