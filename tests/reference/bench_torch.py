@@ -4,6 +4,9 @@ official release computes it (facebookresearch/ijepa), float32 on the CPU.
 
   /usr/bin/python3 tests/reference/bench_torch.py --config fmnist [--steps 5 --threads 1,2 --json OUT]
   /usr/bin/python3 tests/reference/bench_torch.py --config imagenet
+
+Then, unless --ijepa none, it runs `build/ijepa bench` (and `bench --embed`) on the same
+configuration and prints the ratios of the images/s and both peak memories, side by side.
   /usr/bin/python3 tests/reference/bench_torch.py --selftest      # seconds: parity + loss decreases
 
 Official mode masks (SPEC 4): one target/context block size per batch, every context list
@@ -24,7 +27,9 @@ import json
 import math
 import os
 import random
+import re
 import resource
+import subprocess
 import sys
 import time
 
@@ -288,6 +293,52 @@ def selftest():
     print("selftest: passed")
 
 
+# ---------------------------------------------------------------- ijepa.c side by side
+def ijepa_args(cfg):
+    """`ijepa bench` options for the same model, batch and masks (official masks are its default)."""
+    return ["--model", {192: "vit_tiny", 384: "vit_small"}[cfg["dim"]], "--img-size", str(cfg["img"]),
+            "--patch-size", str(cfg["patch"]), "--channels", str(cfg["chans"]), "--depth", str(cfg["depth"]),
+            "--heads", str(cfg["heads"]), "--pred-dim", str(cfg["pred_dim"]), "--pred-depth",
+            str(cfg["pred_depth"]), "--num-targets", str(cfg["targets"]), "--min-keep", str(cfg["min_keep"])]
+
+
+def run_ijepa(binary, args):
+    """Runs `binary bench ARGS`; returns its images/s, fraction of its sgemm peak (%) and peak RSS (MiB)."""
+    cmd = [binary, "bench"] + args
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+    def grab(pattern):
+        m = re.search(pattern, out, re.M)
+        if not m:
+            sys.exit("bench_torch.py: no match for %r in the output of %s" % (pattern, " ".join(cmd)))
+        return float(m.group(1))
+    return {"command": " ".join(cmd), "images_per_s": grab(r"^(?:train|embed): ([0-9.]+) images/s"),
+            "fraction_of_peak": grab(r"; ([0-9]+)% of peak"), "peak_rss_mib": grab(r"^peak resident memory: ([0-9]+) MiB")}
+
+
+def side_by_side(binary, cfg, best, emb):
+    """ijepa.c's training step (and feature extraction) on the same configuration, right after PyTorch's,
+    with the ratios of the images/s."""
+    base = ijepa_args(cfg)
+    ours = {"train": run_ijepa(binary, base + ["--batch-size", str(cfg["batch"])])}
+    if emb:
+        ours["embed"] = run_ijepa(binary, base + ["--embed", "--batch-size", str(cfg["embed_batch"])])
+    print("side by side (PyTorch above, then `%s`):" % ours["train"]["command"])
+    t = ours["train"]
+    t["ratio"] = t["images_per_s"] / best["images_per_s"]
+    print("  training: ijepa.c %.1f images/s (%.0f%% of its sgemm peak), PyTorch at its best (%d thread(s)) %.1f: "
+          "%.2fx; peak RSS %.0f vs %.0f MiB" % (t["images_per_s"], t["fraction_of_peak"], best["threads"],
+                                                best["images_per_s"], t["ratio"], t["peak_rss_mib"],
+                                                best["peak_rss_mib"]))
+    if emb:
+        e = ours["embed"]
+        e["ratio"] = e["images_per_s"] / emb["images_per_s"]
+        print("  feature extraction: ijepa.c %.1f images/s (%.0f%% of its sgemm peak), PyTorch at its best (%d "
+              "thread(s), no grad) %.1f: %.2fx" % (e["images_per_s"], e["fraction_of_peak"], emb["threads"],
+                                                    emb["images_per_s"], e["ratio"]))
+    return ours
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", choices=["fmnist", "imagenet"], default="fmnist")
@@ -296,6 +347,10 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--embed-batch", type=int, default=None, help="0 skips feature extraction")
     ap.add_argument("--json")
+    ap.add_argument("--ijepa", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                                    "build", "ijepa"),
+                    help="ijepa binary to run `bench` on the same configuration afterwards, for the ratios "
+                         "(default: build/ijepa; 'none' skips it)")
     ap.add_argument("--selftest", action="store_true")
     a = ap.parse_args()
     if a.selftest:
@@ -327,6 +382,10 @@ def main():
     out["sgemm_peak_gflops"] = sgemm_peak(best["threads"])
     print("best train: %d thread(s), %.1f images/s, %.1f GFLOP/s; torch sgemm 2048^3 peak %.1f GFLOP/s" %
           (best["threads"], best["images_per_s"], best["gflops"], out["sgemm_peak_gflops"]))
+    if a.ijepa != "none":
+        if not os.path.exists(a.ijepa):
+            sys.exit("bench_torch.py: %s not found (build it with make, or pass --ijepa PATH or none)" % a.ijepa)
+        out["ijepa"] = side_by_side(a.ijepa, cfg, best, out.get("embed"))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)
