@@ -52,9 +52,10 @@ void bench_peak_begin(BenchPeak *p)
     p->between = reset_rss_mark() == 0; /* the reading's matrices are freed: the mark drops back */
 }
 
-void bench_peak_between(BenchPeak *p)
+void bench_peak_between(BenchPeak *p, int done, int steps)
 {
-    if (!p->between || p->n >= BENCH_PEAK_MAX - 1) return; /* the last slot is bench_peak_end's */
+    if (!p->between || done >= steps || done % ((steps + 31) / 32)) return;
+    if (p->n >= BENCH_PEAK_MAX - 1) return; /* the last slot is bench_peak_end's */
     double rss = peak_rss_mib();
     if (rss > p->rss_mib) p->rss_mib = rss;
     take(p);
@@ -74,24 +75,12 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-double bench_peak_median(const BenchPeak *p)
+void bench_peak_summary(const BenchPeak *p, double *lowest, double *median, double *highest)
 {
     double v[BENCH_PEAK_MAX];
     for (int i = 0; i < p->n; i++) v[i] = p->reading[i];
     qsort(v, (size_t)p->n, sizeof v[0], by_value);
-    return p->n % 2 ? v[p->n / 2] : 0.5 * (v[p->n / 2 - 1] + v[p->n / 2]);
-}
-
-double bench_peak_highest(const BenchPeak *p)
-{
-    double m = p->reading[0];
-    for (int i = 1; i < p->n; i++) m = p->reading[i] > m ? p->reading[i] : m;
-    return m;
-}
-
-double bench_peak_lowest(const BenchPeak *p)
-{
-    double m = p->reading[0];
-    for (int i = 1; i < p->n; i++) m = p->reading[i] < m ? p->reading[i] : m;
-    return m;
+    *lowest = v[0];
+    *median = p->n % 2 ? v[p->n / 2] : 0.5 * (v[p->n / 2 - 1] + v[p->n / 2]);
+    *highest = v[p->n - 1];
 }

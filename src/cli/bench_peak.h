@@ -17,12 +17,12 @@ typedef struct {
  * kernel lets the process reset its memory high-water mark (/proc/self/clear_refs), so that the
  * readings' 48 MiB of matrices never count as the run's memory. */
 void bench_peak_begin(BenchPeak *p);
-/* A reading now, between two timed steps (nothing where bench_peak_begin found no reset). */
-void bench_peak_between(BenchPeak *p);
+/* After `done` of `steps` timed steps: a reading after each step but the last, spaced so that at
+ * most 32 fall between the steps (nothing where bench_peak_begin found no reset). */
+void bench_peak_between(BenchPeak *p, int done, int steps);
 /* The last reading, after the timed steps; the peak memory is read before it. */
 void bench_peak_end(BenchPeak *p);
-double bench_peak_median(const BenchPeak *p);
-double bench_peak_highest(const BenchPeak *p);
-double bench_peak_lowest(const BenchPeak *p);
+/* The lowest, median and highest reading. */
+void bench_peak_summary(const BenchPeak *p, double *lowest, double *median, double *highest);
 
 #endif

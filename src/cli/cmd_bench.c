@@ -223,7 +223,7 @@ int cmd_bench(int argc, char **argv)
     /* The sgemm peak: read before the model exists, between the timed steps and after them (see
      * bench_peak.h; rank 0 only under mpirun, before and after) */
     BenchPeak peak = {0};
-    const int root = ij_dist_rank() == 0, every = (steps + 31) / 32; /* at most 32 readings between steps */
+    const int root = ij_dist_rank() == 0;
     if (root) bench_peak_begin(&peak);
     if (ij_dist_size() > 1) peak.between = 0;
     IjModel m;
@@ -263,7 +263,7 @@ int cmd_bench(int argc, char **argv)
             if (s >= warmup) {
                 total += ij_now() - t0;
                 flops += batch * ij_encoder_image_flops(&c);
-                if (s + 1 < warmup + steps && (s + 1 - warmup) % every == 0) bench_peak_between(&peak);
+                bench_peak_between(&peak, s + 1 - warmup, steps);
             }
         }
         printf("embed: %.1f images/s, %.1f ms per batch of %d\n", steps * batch / total, 1e3 * total / steps, batch);
@@ -300,7 +300,7 @@ int cmd_bench(int argc, char **argv)
             phase.backward += f.backward;
             ctx_tok += (double)ms.masks.ctx_off[batch] / batch;
             tgt_tok += (double)ms.masks.tgt_off[num_targets * batch] / batch;
-            if (s + 1 < warmup + steps && (s + 1 - warmup) % every == 0) bench_peak_between(&peak);
+            bench_peak_between(&peak, s + 1 - warmup, steps);
         }
         printf("train: %.1f images/s, %.1f ms per step (masks %s: %.1f context, %.1f target tokens per image)\n",
                steps * batch / total, 1e3 * total / steps, masks, ctx_tok / steps, tgt_tok / steps);
@@ -320,11 +320,12 @@ int cmd_bench(int argc, char **argv)
     double achieved = flops / total * 1e-9;
     if (root) { /* the other ranks finish meanwhile */
         bench_peak_end(&peak);
-        double med = bench_peak_median(&peak), hi = bench_peak_highest(&peak);
+        double lo, med, hi;
+        bench_peak_summary(&peak, &lo, &med, &hi);
         printf("achieved %.1f GFLOP/s; sgemm peak (2048^3, best of 3 runs), %d readings %s: median %.1f GFLOP/s "
                "(%.1f-%.1f); %.0f%% of peak (%.0f%% of the highest reading)\n",
                achieved, peak.n, peak.n > 2 ? "before, between and after the timed steps" : "before and after the timed steps",
-               med, bench_peak_lowest(&peak), hi, 100 * achieved / med, 100 * achieved / hi);
+               med, lo, hi, 100 * achieved / med, 100 * achieved / hi);
         if (ij_dist_size() == 1) print_work_time(total, med);
         printf("peak resident memory: %.0f MiB (without the sgemm readings' matrices)\n", peak.rss_mib);
     }
