@@ -50,7 +50,7 @@ static void check_shape(IjRng *r, int M, int Cin, int Cout, int with_bias, int w
 
     /* out = in @ w^T (+ b) (+ res) */
     memset(out, 0xff, sizeof(float) * (size_t)M * Cout); /* NaN: every element must be written */
-    linear_forward_rows(out, in, w, wp, with_bias ? b : NULL, with_res ? res : NULL, M, Cin, Cout);
+    linear_forward_rows(out, in, w, wp, with_bias ? b : NULL, with_res ? res : NULL, M, Cin, Cout, IJ_BF16_OFF);
     for (int i = 0; i < M; i++)
         for (int j = 0; j < Cout; j++) {
             double s = (with_bias ? b[j] : 0.0) + (with_res ? res[(size_t)i * Cout + j] : 0.0);
@@ -63,7 +63,7 @@ static void check_shape(IjRng *r, int M, int Cin, int Cout, int with_bias, int w
 
     /* din = dout @ w */
     memset(din, 0xff, sizeof(float) * (size_t)M * Cin);
-    linear_backward_input_rows(din, dout, w, wq, M, Cin, Cout);
+    linear_backward_input_rows(din, dout, w, wq, M, Cin, Cout, IJ_BF16_OFF);
     for (int i = 0; i < M; i++)
         for (int k = 0; k < Cin; k++) {
             double s = 0;
@@ -76,7 +76,7 @@ static void check_shape(IjRng *r, int M, int Cin, int Cout, int with_bias, int w
     /* din = (dout @ w) * scale, the multiply in the epilogue (after the last K block) */
     float *scale = randn(r, (size_t)M * Cin);
     memset(din, 0xff, sizeof(float) * (size_t)M * Cin);
-    linear_backward_input_scaled_rows(din, dout, w, wq, scale, M, Cin, Cout);
+    linear_backward_input_scaled_rows(din, dout, w, wq, scale, M, Cin, Cout, IJ_BF16_OFF);
     for (size_t i = 0; i < (size_t)M * Cin; i++) want[i] *= scale[i];
     e = rel_err(din, want, (size_t)M * Cin);
     CHECKF(e < 1e-5, "scaled input gradient M %d Cin %d Cout %d packed %d: relative error %.2e", M, Cin, Cout,
@@ -101,8 +101,8 @@ static void check_threaded(IjRng *r, int M, int Cin, int Cout)
         omp_set_num_threads(nt);
         memset(out, 0xff, sizeof(float) * (size_t)M * Cout);
         memset(din, 0xff, sizeof(float) * (size_t)M * Cin);
-        linear_forward(out, in, w, b, M, Cin, Cout);
-        linear_backward_input(din, dout, w, M, Cin, Cout);
+        linear_forward(out, in, w, b, M, Cin, Cout, IJ_BF16_OFF);
+        linear_backward_input(din, dout, w, M, Cin, Cout, IJ_BF16_OFF);
         for (int i = 0; i < M; i++)
             for (int j = 0; j < Cout; j++) {
                 double acc = b[j];
@@ -156,7 +156,7 @@ static void check_weight_gradient(IjRng *r, int T, int Cin, int Cout)
         omp_set_num_threads(nt);
         memcpy(dw, dw0, sizeof(float) * (size_t)Cout * Cin);
         memcpy(db, db0, sizeof(float) * (size_t)Cout);
-        linear_backward_params(dw, db, dout, in, T, Cin, Cout);
+        linear_backward_params(dw, db, dout, in, T, Cin, Cout, IJ_BF16_OFF);
         double e = rel_err(dw, want, (size_t)Cout * Cin), eb = rel_err(db, want_b, (size_t)Cout);
         CHECKF(e < 1e-5 && eb < 1e-5, "weight gradient T %d Cin %d Cout %d, %d threads: relative error %.2e, bias %.2e",
                T, Cin, Cout, nt, e, eb);

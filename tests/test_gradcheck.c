@@ -184,7 +184,7 @@ typedef struct {
 static double lin_obj(void *p)
 {
     LinCtx *c = p;
-    linear_forward(c->out, c->in, c->w, c->b, c->T, c->Cin, c->Cout);
+    linear_forward(c->out, c->in, c->w, c->b, c->T, c->Cin, c->Cout, IJ_BF16_OFF);
     return dot_obj(c->out, c->R, (size_t)c->T * c->Cout);
 }
 
@@ -205,7 +205,7 @@ static void test_linear(void)
     fill_const(din, (size_t)T * Cin, 1e3f);
     fill_const(dw, (size_t)Cout * Cin, 0.25f);
     fill_const(db, Cout, 0.25f);
-    linear_backward(din, dw, db, c.R, c.in, c.w, T, Cin, Cout);
+    linear_backward(din, dw, db, c.R, c.in, c.w, T, Cin, Cout, IJ_BF16_OFF);
     for (int i = 0; i < Cout * Cin; i++) dw[i] -= 0.25f;
     for (int i = 0; i < Cout; i++) db[i] -= 0.25f;
 
@@ -216,7 +216,7 @@ static void test_linear(void)
 
     /* din == NULL (the patch embedding's call) gives the same dw, db */
     float *dw2 = fnew((size_t)Cout * Cin), *db2 = fnew(Cout);
-    linear_backward(NULL, dw2, db2, c.R, c.in, c.w, T, Cin, Cout);
+    linear_backward(NULL, dw2, db2, c.R, c.in, c.w, T, Cin, Cout, IJ_BF16_OFF);
     double diff = 0.0;
     for (int i = 0; i < Cout * Cin; i++) diff = fmax(diff, fabs((double)dw2[i] - dw[i]));
     for (int i = 0; i < Cout; i++) diff = fmax(diff, fabs((double)db2[i] - db[i]));
@@ -388,7 +388,7 @@ typedef struct {
 static double att_obj(void *p)
 {
     AttCtx *c = p;
-    attention_forward(c->out, c->probs, c->qkv, c->seg, c->nseg, c->D, c->heads);
+    attention_forward(c->out, c->probs, c->qkv, c->seg, c->nseg, c->D, c->heads, IJ_BF16_OFF);
     return dot_obj(c->out, c->R, (size_t)c->seg[c->nseg] * c->D);
 }
 
@@ -407,7 +407,7 @@ static void test_attention(void)
     att_obj(&c);
     float *dqkv = fnew(n), *scratch = c.scratch;
     fill_const(dqkv, n, 1e3f); /* overwritten, not accumulated */
-    attention_backward(dqkv, c.R, c.qkv, c.probs, seg, nseg, D, heads, scratch);
+    attention_backward(dqkv, c.R, c.qkv, c.probs, seg, nseg, D, heads, scratch, IJ_BF16_OFF);
     double worst = fd_check("attention", "dqkv (lengths 1,4,6)", c.qkv, n, dqkv, h, tol, att_obj, &c);
     /* a length-1 sequence attends only to itself: its q and k get exactly zero gradient */
     int zero = 1;
@@ -431,7 +431,7 @@ static double patch_obj(void *p)
     PatchCtx *c = p;
     int K = c->C * c->p * c->p;
     patchify(c->rows, c->images, c->sample_of, c->tok, c->nrows, c->C, c->S, c->p);
-    linear_forward(c->out, c->rows, c->w, c->b, c->nrows, K, c->D);
+    linear_forward(c->out, c->rows, c->w, c->b, c->nrows, K, c->D, IJ_BF16_OFF);
     return dot_obj(c->out, c->R, (size_t)c->nrows * c->D);
 }
 
@@ -486,7 +486,7 @@ static void test_patch_embed(void)
     CHECKF(err <= 1e-5, "patchify + linear differs from the convolution by %.3g", err);
 
     float *dw = fnew((size_t)D * K), *db = fnew(D);
-    linear_backward(NULL, dw, db, c.R, c.rows, c.w, nrows, K, D);
+    linear_backward(NULL, dw, db, c.R, c.rows, c.w, nrows, K, D, IJ_BF16_OFF);
     double worst = fd_check("patch_embed", "dw", c.w, (size_t)D * K, dw, h, tol, patch_obj, &c);
     worst = fmax(worst, fd_check("patch_embed", "db", c.b, D, db, h, tol, patch_obj, &c));
     report("patchify + linear_backward", worst, tol);

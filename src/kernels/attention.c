@@ -72,7 +72,7 @@ static size_t probs_offset(const int *seg_off, int s, int heads)
 /* Softmax of each of the L rows of P[L, L], in place. The loops vectorise: the row maximum as a
  * max-reduction (exact in any order), expf as glibc's 16-wide libmvec variant (simdlen(16): GCC's
  * default 256-bit vectors on AVX-512 machines would call the 8-wide one). */
-static void softmax_rows(float *P, int L)
+static void softmax_rows(float *P, int L, int round)
 {
     for (int i = 0; i < L; i++) {
         float *Pr = P + (size_t)i * L;
@@ -87,23 +87,29 @@ static void softmax_rows(float *P, int L)
         }
         float inv = 1.0f / sum;
 #pragma omp simd
-        for (int j = 0; j < L; j++) Pr[j] *= inv;
+        for (int j = 0; j < L; j++) Pr[j] = round ? ij_bf16_round(Pr[j] * inv) : Pr[j] * inv;
     }
+}
+
+void bf16_round_inplace(float *x, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) x[i] = ij_bf16_round(x[i]);
 }
 
 /* One pair through sgemm: S = scale Q K^T, P = softmax(S), Y = P V on the strided [L, hd] slices of
  * qkv (q at qkv row stride 3D, k at +D, v at +2D); y[L, hd] at row stride D. Inside the parallel
  * loop OpenBLAS's OpenMP build runs single-threaded, so threads never nest. */
-static void head_forward_blas(float *y, float *P, const float *q, int L, int hd, int D, float scale)
+static void head_forward_blas(float *y, float *P, const float *q, int L, int hd, int D, float scale, int round)
 {
     const int D3 = 3 * D;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, scale, q, D3, q + D, D3, 0.0f, P, L);
-    softmax_rows(P, L);
+    softmax_rows(P, L, round);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, P, L, q + 2 * D, D3, 0.0f, y, D);
 }
 
 /* dS = P * (dP - rowsum(P * dP)) * scale, in place over dP[L, L]. */
-static void softmax_backward_rows(float *dS, const float *P, int L, float scale)
+static void softmax_backward_rows(float *dS, const float *P, int L, float scale, int round)
 {
     for (int i = 0; i < L; i++) {
         const float *Pr = P + (size_t)i * L;
@@ -112,7 +118,8 @@ static void softmax_backward_rows(float *dS, const float *P, int L, float scale)
 #pragma omp simd reduction(+ : rowdot)
         for (int j = 0; j < L; j++) rowdot += Pr[j] * r[j];
 #pragma omp simd
-        for (int j = 0; j < L; j++) r[j] = Pr[j] * (r[j] - rowdot) * scale;
+        for (int j = 0; j < L; j++) r[j] = round ? ij_bf16_round(Pr[j] * (r[j] - rowdot) * scale)
+                                                 : Pr[j] * (r[j] - rowdot) * scale;
     }
 }
 
@@ -120,12 +127,12 @@ static void softmax_backward_rows(float *dS, const float *P, int L, float scale)
  * stride 3D) from dy[L, hd] (row stride D); dS[L, L] is scratch:
  *   dV = P^T dY,  dP = dY V^T,  dS = P * (dP - rowsum(P * dP)) * scale,  dQ = dS K,  dK = dS^T Q. */
 static void head_backward_blas(float *dq, float *dS, const float *dy, const float *q, const float *P, int L, int hd,
-                               int D, float scale)
+                               int D, float scale, int round)
 {
     const int D3 = 3 * D;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, 1.0f, P, L, dy, D, 0.0f, dq + 2 * D, D3);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, 1.0f, dy, D, q + 2 * D, D3, 0.0f, dS, L);
-    softmax_backward_rows(dS, P, L, scale);
+    softmax_backward_rows(dS, P, L, scale, round);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, dS, L, q + D, D3, 0.0f, dq, D3);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, 1.0f, dS, L, q, D3, 0.0f, dq + D, D3);
 }
@@ -292,7 +299,23 @@ static void transpose_padded(float *xt, const float *x, int ld, int L, int Lp, i
  * are computed on 0 (exp(0) = 1, nowhere near expf's slow special-case path) and left out of the sum
  * and the store. A block's rows are independent between the passes (no call in between), so the
  * horizontal reductions of one row overlap with the work of the next. */
-static void softmax_rows_vec(float *P, int L, float scale, float *e, int cap)
+/* v rounded to the nearest bf16 (to nearest even; the operands here are finite), as float32 lanes */
+static inline vf vround_bf16(vf v)
+{
+#if VW == 16
+    __m512i u = _mm512_castps_si512(v);
+    __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    u = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
+    return _mm512_castsi512_ps(_mm512_and_si512(u, _mm512_set1_epi32((int)0xffff0000u)));
+#else
+    __m256i u = _mm256_castps_si256(v);
+    __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    u = _mm256_add_epi32(u, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff)));
+    return _mm256_castsi256_ps(_mm256_and_si256(u, _mm256_set1_epi32((int)0xffff0000u)));
+#endif
+}
+
+static void softmax_rows_vec(float *P, int L, float scale, float *e, int cap, int round)
 {
     const int nv = (L + VW - 1) / VW, Lp = nv * VW, last = Lp - VW, rows = cap / Lp;
     const vmask tail = vmask_first(L - last);
@@ -317,6 +340,11 @@ static void softmax_rows_vec(float *P, int L, float scale, float *e, int cap)
             vf sum = vload_mask(er + last, tail);
             for (int v = 0; v < nv - 1; v++) sum = vadd(sum, vload(er + v * VW));
             vf inv = vbcast(1.0f / vhsum(sum));
+            if (round) {
+                for (int v = 0; v < nv - 1; v++) vstore(Pr + v * VW, vround_bf16(vmul(vload(er + v * VW), inv)));
+                vstore_mask(Pr + last, tail, vround_bf16(vmul(vload(er + last), inv)));
+                continue;
+            }
             for (int v = 0; v < nv - 1; v++) vstore(Pr + v * VW, vmul(vload(er + v * VW), inv));
             vstore_mask(Pr + last, tail, vmul(vload(er + last), inv));
         }
@@ -326,7 +354,7 @@ static void softmax_rows_vec(float *P, int L, float scale, float *e, int cap)
 /* dS = P * (dP - rowsum(P * dP)) * scale, in place over dP[L, Lp] (row stride Lp, whole vectors: a
  * masked store that ends a row at stride L would overlap the next row's first load, which then waits
  * for the store to reach the cache instead of being forwarded). P at row stride L; dS is 0 past L. */
-static void softmax_backward_rows_vec(float *dS, const float *P, int L, float scale)
+static void softmax_backward_rows_vec(float *dS, const float *P, int L, float scale, int round)
 {
     const int nv = (L + VW - 1) / VW, Lp = nv * VW, last = Lp - VW;
     const vmask tail = vmask_first(L - last);
@@ -337,6 +365,12 @@ static void softmax_backward_rows_vec(float *dS, const float *P, int L, float sc
         vf pl = vload_mask(Pr + last, tail), dot = vmul(pl, vload(r + last));
         for (int v = 0; v < nv - 1; v++) dot = vfma(vload(Pr + v * VW), vload(r + v * VW), dot);
         vf rd = vbcast(vhsum(dot));
+        if (round) {
+            for (int v = 0; v < nv - 1; v++)
+                vstore(r + v * VW, vround_bf16(vmul(vmul(vload(Pr + v * VW), vsub(vload(r + v * VW), rd)), sc)));
+            vstore(r + last, vround_bf16(vmul(vmul(pl, vsub(vload(r + last), rd)), sc)));
+            continue;
+        }
         for (int v = 0; v < nv - 1; v++)
             vstore(r + v * VW, vmul(vmul(vload(Pr + v * VW), vsub(vload(r + v * VW), rd)), sc));
         vstore(r + last, vmul(vmul(pl, vsub(vload(r + last), rd)), sc));
@@ -350,13 +384,13 @@ static int fused_fits(int L, int hd)
 }
 
 /* head_forward_blas through the tiled products. */
-static void head_forward_fused(float *y, float *P, const float *q, int L, int hd, int D, float scale)
+static void head_forward_fused(float *y, float *P, const float *q, int L, int hd, int D, float scale, int round)
 {
     const int D3 = 3 * D, Lp = (L + VW - 1) / VW * VW;
     float kt[ATT_T_MAX] __attribute__((aligned(64)));
     transpose_padded(kt, q + D, D3, L, Lp, hd);
     att_product_n(P, L, q, D3, kt, Lp, L, L, hd); /* S = Q K^T (the scale comes in the softmax) */
-    softmax_rows_vec(P, L, scale, kt, ATT_T_MAX); /* K^T is done with: its space holds the exponentials */
+    softmax_rows_vec(P, L, scale, kt, ATT_T_MAX, round); /* K^T is done with: its space holds the exponentials */
     if (L < ATT_COPY_MIN) {
         att_product_n(y, D, P, L, q + 2 * D, D3, L, hd, L); /* Y = P V */
         return;
@@ -367,7 +401,7 @@ static void head_forward_fused(float *y, float *P, const float *q, int L, int hd
 
 /* head_backward_blas through the tiled products. */
 static void head_backward_fused(float *dq, float *dS, const float *dy, const float *q, const float *P, int L,
-                                int hd, int D, float scale)
+                                int hd, int D, float scale, int round)
 {
     const int D3 = 3 * D, Lp = (L + VW - 1) / VW * VW;
     float vt[ATT_T_MAX] __attribute__((aligned(64)));
@@ -379,7 +413,7 @@ static void head_backward_fused(float *dq, float *dS, const float *dy, const flo
     }
     transpose_padded(vt, q + 2 * D, D3, L, Lp, hd);
     att_product_n(dS, Lp, dy, D, vt, Lp, L, Lp, hd); /* dP = dY V^T, at row stride Lp */
-    softmax_backward_rows_vec(dS, P, L, scale);
+    softmax_backward_rows_vec(dS, P, L, scale, round);
     if (L < ATT_COPY_MIN) {
         att_product_n(dq, D3, dS, Lp, q + D, D3, L, hd, L); /* dQ = dS K */
         att_product_t(dq + D, D3, dS, Lp, q, D3, L, hd, L); /* dK = dS^T Q */
@@ -394,20 +428,21 @@ static void head_backward_fused(float *dq, float *dS, const float *dy, const flo
 #else /* no vector kernel: every pair through sgemm */
 
 static int fused_fits(int L, int hd) { (void)L, (void)hd; return 0; }
-static void head_forward_fused(float *y, float *P, const float *q, int L, int hd, int D, float scale)
+static void head_forward_fused(float *y, float *P, const float *q, int L, int hd, int D, float scale, int round)
 {
-    head_forward_blas(y, P, q, L, hd, D, scale);
+    head_forward_blas(y, P, q, L, hd, D, scale, round);
 }
 static void head_backward_fused(float *dq, float *dS, const float *dy, const float *q, const float *P, int L,
-                                int hd, int D, float scale)
+                                int hd, int D, float scale, int round)
 {
-    head_backward_blas(dq, dS, dy, q, P, L, hd, D, scale);
+    head_backward_blas(dq, dS, dy, q, P, L, hd, D, scale, round);
 }
 
 #endif
 
 /* One (sequence, head) pair of each pass: its slices of the operands, its part of probs. */
-static void forward_pair(float *out, float *probs, const float *qkv, const int *seg_off, int sh, int D, int heads)
+static void forward_pair(float *out, float *probs, const float *qkv, const int *seg_off, int sh, int D, int heads,
+                         int round)
 {
     const int hd = D / heads, D3 = 3 * D, s = sh / heads, h = sh % heads;
     const int o = seg_off[s], L = seg_off[s + 1] - o;
@@ -416,12 +451,12 @@ static void forward_pair(float *out, float *probs, const float *qkv, const int *
     float *P = probs + probs_offset(seg_off, s, heads) + (size_t)h * L * L;
     const float *q = qkv + (size_t)o * D3 + (size_t)h * hd;
     float *y = out + (size_t)o * D + (size_t)h * hd;
-    if (fused_fits(L, hd)) head_forward_fused(y, P, q, L, hd, D, scale);
-    else head_forward_blas(y, P, q, L, hd, D, scale);
+    if (fused_fits(L, hd)) head_forward_fused(y, P, q, L, hd, D, scale, round);
+    else head_forward_blas(y, P, q, L, hd, D, scale, round);
 }
 
 static void backward_pair(float *dqkv, const float *dout, const float *qkv, const float *probs, const int *seg_off,
-                          int sh, int D, int heads, float *dS)
+                          int sh, int D, int heads, float *dS, int round)
 {
     const int hd = D / heads, D3 = 3 * D, s = sh / heads, h = sh % heads;
     const int o = seg_off[s], L = seg_off[s + 1] - o;
@@ -431,8 +466,8 @@ static void backward_pair(float *dqkv, const float *dout, const float *qkv, cons
     const float *q = qkv + (size_t)o * D3 + (size_t)h * hd;
     const float *dy = dout + (size_t)o * D + (size_t)h * hd;
     float *dq = dqkv + (size_t)o * D3 + (size_t)h * hd;
-    if (fused_fits(L, hd)) head_backward_fused(dq, dS, dy, q, P, L, hd, D, scale);
-    else head_backward_blas(dq, dS, dy, q, P, L, hd, D, scale);
+    if (fused_fits(L, hd)) head_backward_fused(dq, dS, dy, q, P, L, hd, D, scale, round);
+    else head_backward_blas(dq, dS, dy, q, P, L, hd, D, scale, round);
 }
 
 /* Called from inside a parallel region (a chunk of the training stack), both passes run their pairs
@@ -442,14 +477,15 @@ static void backward_pair(float *dqkv, const float *dout, const float *qkv, cons
 
 /* Per (sequence, head): S = scale Q K^T, P = softmax(S), Y = P V. */
 void attention_forward(float *out, float *probs, const float *qkv, const int *seg_off, int nseg,
-                       int D, int heads)
+                       int D, int heads, IjBf16Path bf16)
 {
+    const int round = bf16 != IJ_BF16_OFF;
     double t0 = ij_work_begin();
     if (omp_get_level() > 0) {
-        for (int sh = 0; sh < nseg * heads; sh++) forward_pair(out, probs, qkv, seg_off, sh, D, heads);
+        for (int sh = 0; sh < nseg * heads; sh++) forward_pair(out, probs, qkv, seg_off, sh, D, heads, round);
     } else {
 #pragma omp parallel for schedule(dynamic, 1)
-        for (int sh = 0; sh < nseg * heads; sh++) forward_pair(out, probs, qkv, seg_off, sh, D, heads);
+        for (int sh = 0; sh < nseg * heads; sh++) forward_pair(out, probs, qkv, seg_off, sh, D, heads, round);
     }
     ij_work_end(IJ_WORK_ATTENTION, t0, att_flops(seg_off, nseg, D, 2));
 }
@@ -458,18 +494,19 @@ void attention_forward(float *out, float *probs, const float *qkv, const int *se
  *   dV = P^T dY,  dP = dY V^T,  dS = P * (dP - rowsum(P * dP)) * scale,
  *   dQ = dS K,    dK = dS^T Q   (written straight into dqkv). */
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *probs,
-                        const int *seg_off, int nseg, int D, int heads, float *scratch)
+                        const int *seg_off, int nseg, int D, int heads, float *scratch, IjBf16Path bf16)
 {
+    const int round = bf16 != IJ_BF16_OFF;
     double t0 = ij_work_begin();
     if (omp_get_level() > 0) { /* the caller passes its own thread's scratch */
         for (int sh = 0; sh < nseg * heads; sh++)
-            backward_pair(dqkv, dout, qkv, probs, seg_off, sh, D, heads, scratch);
+            backward_pair(dqkv, dout, qkv, probs, seg_off, sh, D, heads, scratch, round);
     } else {
         size_t per_thread = att_scratch_size(seg_off, nseg, D, heads) / (size_t)omp_get_max_threads();
 #pragma omp parallel for schedule(dynamic, 1)
         for (int sh = 0; sh < nseg * heads; sh++)
             backward_pair(dqkv, dout, qkv, probs, seg_off, sh, D, heads,
-                          scratch + (size_t)omp_get_thread_num() * per_thread);
+                          scratch + (size_t)omp_get_thread_num() * per_thread, round);
     }
     ij_work_end(IJ_WORK_ATTENTION, t0, att_flops(seg_off, nseg, D, 4));
 }

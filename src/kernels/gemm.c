@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Weight gradients: K in blocks of GEMM_AT_KC rows (see at_pairs); K cut in halves up to this size of C */
+#define GEMM_AT_KC 32
+#define GEMM_AT_HALVES_MAX (1u << 20) /* bytes of C up to which K is cut in halves (see gemm_at_acc) */
+
 #if IJ_GEMM_NR
 
 #define NR IJ_GEMM_NR
@@ -205,8 +209,6 @@ void gemm_rows_scaled(float *C, int ldc, const float *A, int lda, const float *w
  * (`ijepa bench`, share of the thread time in the weight gradients): 32 rows 12.9-13.0%, 16 rows 13.8%,
  * 64 rows 13.8%, 128 rows 14.3-14.7%, 256 rows 15.7%; 32 rows without the prefetch 16.8%; prefetching
  * two or four blocks ahead instead of one: the same; OpenBLAS 15.2-15.7%. */
-#define GEMM_AT_KC 32
-#define GEMM_AT_HALVES_MAX (1u << 20) /* bytes of C up to which K is cut in halves (see gemm_at_acc) */
 
 /* Prefetch lines [from, to) of the n_a lines at a followed by those at b into L2. */
 static inline void prefetch_lines(const char *a, size_t n_a, const char *b, size_t from, size_t to)
@@ -255,9 +257,12 @@ static void at_pairs(float *C, int ldc, const float *A, int lda, const float *B,
     }
 }
 
-void gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K)
+#endif /* IJ_GEMM_NR */
+
+void gemm_at_acc_split(GemmAtPairs pairs, void *ctx, int mr, int nr, float *C, int ldc, const float *A, int lda,
+                       const float *B, int ldb, int M, int N, int K)
 {
-    const int npairs = (M + MR - 1) / MR * ((N + NR - 1) / NR);
+    const int npairs = (M + mr - 1) / mr * ((N + nr - 1) / nr);
     /* K in two halves (from 4 blocks on, and while C and its partial fit in L2 together): the first into
      * C, the second into a partial of its own, added last. The threads take contiguous shares of the
      * 2 x npairs (half, pair) jobs: on two threads each reads only its half of the rows of A and B
@@ -285,8 +290,8 @@ void gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int
             l = l > npairs ? npairs : l;
             if (f >= l) continue;
             size_t k0 = h ? (size_t)k_half : 0;
-            if (h == 0) at_pairs(C, ldc, A, lda, B, ldb, M, N, k_half, f, l, 1);
-            else at_pairs(P, N, A + k0 * lda, lda, B + k0 * ldb, ldb, M, N, K - k_half, f, l, 0);
+            if (h == 0) pairs(C, ldc, A, lda, B, ldb, M, N, k_half, f, l, 1, ctx);
+            else pairs(P, N, A + k0 * lda, lda, B + k0 * ldb, ldb, M, N, K - k_half, f, l, 0, ctx);
         }
         if (halves == 2) {
 #pragma omp barrier
@@ -298,6 +303,19 @@ void gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int
             }
         }
     }
+}
+
+#if IJ_GEMM_NR
+static void at_pairs_fp32(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K,
+                          int first, int last, int add, void *ctx)
+{
+    (void)ctx;
+    at_pairs(C, ldc, A, lda, B, ldb, M, N, K, first, last, add);
+}
+
+void gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K)
+{
+    gemm_at_acc_split(at_pairs_fp32, NULL, MR, NR, C, ldc, A, lda, B, ldb, M, N, K);
 }
 
 #else /* no vector kernel: the callers use BLAS */

@@ -54,4 +54,13 @@ void gemm_rows_scaled(float *C, int ldc, const float *A, int lda, const float *w
  * count. */
 void gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K);
 
+/* gemm_at_acc's split of the work over the threads (the halves of K, contiguous shares of the (half,
+ * row tile, column panel) jobs), shared with the bf16 products: pairs(..., first, last, add, ctx) runs
+ * the (row tile of mr rows, column panel of nr columns) pairs [first, last) over k = 0 .. K-1 into C
+ * (add: C += ..., else C = ...). K's halves are cut at a multiple of 32 rows. */
+typedef void (*GemmAtPairs)(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N,
+                            int K, int first, int last, int add, void *ctx);
+void gemm_at_acc_split(GemmAtPairs pairs, void *ctx, int mr, int nr, float *C, int ldc, const float *A, int lda,
+                       const float *B, int ldb, int M, int N, int K);
+
 #endif

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "kernels/colsum.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/work_time.h"
 
 #include <cblas.h>
@@ -57,9 +58,48 @@ static void product_on_threads(float *C, const float *A, const float *w, int tra
 }
 #endif
 
-void linear_forward(float *out, const float *in, const float *w, const float *b, int T, int Cin, int Cout)
+/* The calling thread's buffer for a weight matrix packed into bf16 pairs; grows once per larger shape. */
+static uint32_t *pack_scratch_bf16(size_t pairs)
+{
+    static _Thread_local uint32_t *buf;
+    static _Thread_local size_t cap;
+    if (pairs > cap) {
+        free(buf);
+        buf = ij_alloc_aligned(sizeof(uint32_t) * pairs);
+        cap = pairs;
+    }
+    return buf;
+}
+
+/* product_on_threads with bf16 operands: w rounded into pairs once, the rows split over the threads. */
+static void product_on_threads_bf16(IjBf16Path bf16, float *C, const float *A, const float *w, int transposed,
+                                    const float *bias, int M, int N, int K)
+{
+    double t0 = ij_work_begin();
+    uint32_t *wp = pack_scratch_bf16(gemm_bf16_packed_size(N, K));
+    if (transposed) gemm_bf16_pack_wt(wp, w, N, K);
+    else gemm_bf16_pack_w(wp, w, K, N);
+    const int tile = 16, tiles = (M + tile - 1) / tile;
+#pragma omp parallel if (tiles > 1)
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int r0 = (int)((long)tiles * id / nt) * tile, r1 = (int)((long)tiles * (id + 1) / nt) * tile;
+        r1 = r1 < M ? r1 : M;
+        if (r1 > r0)
+            gemm_bf16_rows(bf16, C + (size_t)r0 * N, N, A + (size_t)r0 * K, K, wp, r1 - r0, N, K, bias, NULL, 0, NULL,
+                           0);
+    }
+    ij_work_end(IJ_WORK_ROW_PRODUCTS, t0, 2.0 * M * N * K);
+}
+
+void linear_forward(float *out, const float *in, const float *w, const float *b, int T, int Cin, int Cout,
+                    IjBf16Path bf16)
 {
     if (T == 0) return;
+    if (bf16) {
+        product_on_threads_bf16(bf16, out, in, w, 1, b, T, Cout, Cin);
+        return;
+    }
 #if IJ_GEMM_NR
     product_on_threads(out, in, w, 1, b, T, Cout, Cin);
 #else
@@ -87,9 +127,13 @@ void linear_forward_residual(float *out, const float *in, const float *w, const 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, Cout, Cin, 1.0f, in, Cin, w, Cin, 1.0f, out, Cout);
 }
 
-void linear_backward_input(float *din, const float *dout, const float *w, int T, int Cin, int Cout)
+void linear_backward_input(float *din, const float *dout, const float *w, int T, int Cin, int Cout, IjBf16Path bf16)
 {
     if (T == 0) return;
+    if (bf16) {
+        product_on_threads_bf16(bf16, din, dout, w, 0, NULL, T, Cin, Cout);
+        return;
+    }
 #if IJ_GEMM_NR
     product_on_threads(din, dout, w, 0, NULL, T, Cin, Cout);
 #else
@@ -98,56 +142,61 @@ void linear_backward_input(float *din, const float *dout, const float *w, int T,
 #endif
 }
 
-void linear_backward_params(float *dw, float *db, const float *dout, const float *in, int T, int Cin, int Cout)
+void linear_backward_params(float *dw, float *db, const float *dout, const float *in, int T, int Cin, int Cout,
+                            IjBf16Path bf16)
 {
     if (T == 0) return;
     double t0 = ij_work_begin();
     /* dw[Cout,Cin] += dout^T[Cout,T] @ in[T,Cin]: the own kernel where there is one (OpenBLAS re-packs
      * both operands, a large part of the work when Cout and Cin are small, and splits by thread) */
-    if (IJ_GEMM_NR) gemm_at_acc(dw, Cin, dout, Cout, in, Cin, Cout, Cin, T);
+    if (bf16) gemm_bf16_at_acc(bf16, dw, Cin, dout, Cout, in, Cin, Cout, Cin, T);
+    else if (IJ_GEMM_NR) gemm_at_acc(dw, Cin, dout, Cout, in, Cin, Cout, Cin, T);
     else cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, Cin, T, 1.0f, dout, Cout, in, Cin, 1.0f, dw, Cin);
     ij_work_end(IJ_WORK_WEIGHT_GRADIENTS, t0, 2.0 * T * Cin * Cout);
     if (db) colsum_acc(db, dout, T, Cout);
 }
 
 void linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                     const float *w, int T, int Cin, int Cout)
+                     const float *w, int T, int Cin, int Cout, IjBf16Path bf16)
 {
-    if (din) linear_backward_input(din, dout, w, T, Cin, Cout);
-    linear_backward_params(dw, db, dout, in, T, Cin, Cout);
+    if (din) linear_backward_input(din, dout, w, T, Cin, Cout, bf16);
+    linear_backward_params(dw, db, dout, in, T, Cin, Cout, bf16);
 }
 
-void linear_forward_rows(float *out, const float *in, const float *w, const float *wp, const float *b,
-                         const float *res, int T, int Cin, int Cout)
+void linear_forward_rows(float *out, const float *in, const float *w, const void *wp, const float *b,
+                         const float *res, int T, int Cin, int Cout, IjBf16Path bf16)
 {
     if (T == 0) return;
     double t0 = ij_work_begin();
-    if (wp) gemm_rows(out, Cout, in, Cin, wp, T, Cout, Cin, b, res, Cout);
+    if (bf16) gemm_bf16_rows(bf16, out, Cout, in, Cin, wp, T, Cout, Cin, b, res, Cout, NULL, 0);
+    else if (wp) gemm_rows(out, Cout, in, Cin, wp, T, Cout, Cin, b, res, Cout);
     else if (res) linear_forward_residual(out, in, w, b, res, T, Cin, Cout);
-    else linear_forward(out, in, w, b, T, Cin, Cout);
+    else linear_forward(out, in, w, b, T, Cin, Cout, IJ_BF16_OFF);
     ij_work_end(IJ_WORK_ROW_PRODUCTS, t0, 2.0 * T * Cin * Cout);
 }
 
-void linear_backward_input_scaled_rows(float *din, const float *dout, const float *w, const float *wp,
-                                       const float *scale, int T, int Cin, int Cout)
+void linear_backward_input_scaled_rows(float *din, const float *dout, const float *w, const void *wp,
+                                       const float *scale, int T, int Cin, int Cout, IjBf16Path bf16)
 {
     if (!wp) { /* BLAS, then the multiply as a pass of its own */
-        linear_backward_input_rows(din, dout, w, NULL, T, Cin, Cout);
+        linear_backward_input_rows(din, dout, w, NULL, T, Cin, Cout, IJ_BF16_OFF);
         gelu_backward_slope(din, din, scale, (size_t)T * Cin);
         return;
     }
     if (T == 0) return;
     double t0 = ij_work_begin();
-    gemm_rows_scaled(din, Cin, dout, Cout, wp, T, Cin, Cout, scale, Cin);
+    if (bf16) gemm_bf16_rows(bf16, din, Cin, dout, Cout, wp, T, Cin, Cout, NULL, NULL, 0, scale, Cin);
+    else gemm_rows_scaled(din, Cin, dout, Cout, wp, T, Cin, Cout, scale, Cin);
     ij_work_end(IJ_WORK_ROW_PRODUCTS, t0, 2.0 * T * Cin * Cout);
 }
 
-void linear_backward_input_rows(float *din, const float *dout, const float *w, const float *wp, int T, int Cin,
-                                int Cout)
+void linear_backward_input_rows(float *din, const float *dout, const float *w, const void *wp, int T, int Cin,
+                                int Cout, IjBf16Path bf16)
 {
     if (T == 0) return;
     double t0 = ij_work_begin();
-    if (wp) gemm_rows(din, Cin, dout, Cout, wp, T, Cin, Cout, NULL, NULL, 0);
-    else linear_backward_input(din, dout, w, T, Cin, Cout);
+    if (bf16) gemm_bf16_rows(bf16, din, Cin, dout, Cout, wp, T, Cin, Cout, NULL, NULL, 0, NULL, 0);
+    else if (wp) gemm_rows(din, Cin, dout, Cout, wp, T, Cin, Cout, NULL, NULL, 0);
+    else linear_backward_input(din, dout, w, T, Cin, Cout, IJ_BF16_OFF);
     ij_work_end(IJ_WORK_ROW_PRODUCTS, t0, 2.0 * T * Cin * Cout);
 }

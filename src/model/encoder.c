@@ -21,7 +21,7 @@ static void embed_tokens(float *x, IjModel *m, const IjEncoderW *w, const float 
     int K = ij_patch_dim(c), D = c->embed_dim;
     float *patches = IJ_BUF_F(&m->b_patches, (size_t)T * K);
     patchify(patches, images, sample_of, tok, T, c->channels, c->img_size, c->patch_size);
-    linear_forward(x, patches, w->patch_w, w->patch_b, T, K, D);
+    linear_forward(x, patches, w->patch_w, w->patch_b, T, K, D, m->bf16);
 #pragma omp parallel for schedule(static) if (T > 256)
     for (int t = 0; t < T; t++) {
         float *xr = x + (size_t)t * D;
@@ -69,7 +69,7 @@ void ij_encoder_backward_context(IjModel *m, float *dctx_out, const IjMasks *mk)
     /* The patches of the context tokens are still in b_patches (the target
      * encoder runs before the context encoder in a step). */
     linear_backward(NULL, m->genc.patch_w, m->genc.patch_b, dx, (const float *)m->b_patches.p,
-                    m->enc.patch_w, T, K, D);
+                    m->enc.patch_w, T, K, D, m->bf16);
 }
 
 float *ij_encoder_forward_full(IjModel *m, const IjEncoderW *w, const float *images, int B)

@@ -42,6 +42,12 @@ void ij_model_sync_target(IjModel *m)
     memcpy(m->target, m->params, sizeof(float) * m->tab.n_encoder);
 }
 
+void ij_model_set_bf16(IjModel *m, IjBf16Path path)
+{
+    m->bf16 = path;
+    m->ctx_stack.bf16 = m->pred_stack.bf16 = m->tgt_stack.bf16 = path;
+}
+
 void ij_model_free(IjModel *m)
 {
     ij_unbind_encoder(&m->enc);

@@ -35,6 +35,7 @@ typedef struct {
     IjPredictorW pred, gpred;      /* params, grads views of the predictor */
     IjLossKind loss_kind;
     int target_norm;               /* LayerNorm (no affine, eps 1e-5) on targets; 1 = official */
+    IjBf16Path bf16;               /* the products' operands (kernels/bf16.h); set with ij_model_set_bf16 */
     /* Data parallelism (src/dist). loss_denom: how many elements the loss is averaged over;
      * 0 = this step's own (n_tgt * D). A rank holding part of a global batch sets the
      * batch's total, so that the sum of the ranks' losses and gradients is the loss and
@@ -62,6 +63,9 @@ typedef struct {
 /* Allocate and initialise (official init from seed; target = copy of encoder). */
 int ij_model_init(IjModel *m, const IjConfig *c, uint64_t seed);
 void ij_model_free(IjModel *m);
+/* The precision of every matrix product of the model from the next step on: float32 (IJ_BF16_OFF)
+ * or bf16 operands on that path (meta.use_bfloat16, `--bf16`). */
+void ij_model_set_bf16(IjModel *m, IjBf16Path path);
 /* Copy the encoder into the target encoder. */
 void ij_model_sync_target(IjModel *m);
 

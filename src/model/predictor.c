@@ -22,7 +22,7 @@ void ij_predictor_forward(IjModel *m, const IjMasks *mk)
     const IjPredictorW *w = &m->pred;
 
     float *emb = IJ_BUF_F(&m->b_embed, (size_t)Tctx * Dp);
-    linear_forward(emb, m->ctx_out, w->embed_w, w->embed_b, Tctx, D, Dp);
+    linear_forward(emb, m->ctx_out, w->embed_w, w->embed_b, Tctx, D, Dp, m->bf16);
 
     int *seg = IJ_BUF_I(&m->b_pred_seg, nseq + 1);
     seg[0] = 0;
@@ -57,7 +57,7 @@ void ij_predictor_forward(IjModel *m, const IjMasks *mk)
     layernorm_forward(pn_out, IJ_BUF_F(&m->b_pn_mean, Ttgt), IJ_BUF_F(&m->b_pn_rstd, Ttgt), pn_in,
                       w->norm_w, w->norm_b, Ttgt, Dp, LN_EPS);
     m->preds = IJ_BUF_F(&m->b_preds, (size_t)Ttgt * D);
-    linear_forward(m->preds, pn_out, w->proj_w, w->proj_b, Ttgt, Dp, D);
+    linear_forward(m->preds, pn_out, w->proj_w, w->proj_b, Ttgt, Dp, D, m->bf16);
 }
 
 float *ij_predictor_backward(IjModel *m, const float *dpreds, const IjMasks *mk)
@@ -73,7 +73,7 @@ float *ij_predictor_backward(IjModel *m, const float *dpreds, const IjMasks *mk)
     /* projection and final norm, on target rows only */
     float *dpn = IJ_BUF_F(&m->b_dtmp, (size_t)Ttgt * Dp);
     linear_backward(dpn, g->proj_w, g->proj_b, dpreds, (const float *)m->b_pn_out.p, w->proj_w,
-                    Ttgt, Dp, D);
+                    Ttgt, Dp, D, m->bf16);
     float *dx = IJ_BUF_F(&m->b_dpred_x, (size_t)Tp * Dp);
     memset(dx, 0, sizeof(float) * (size_t)Tp * Dp);
     float *dpn_in = IJ_BUF_F(&m->b_dpn_in, (size_t)Ttgt * Dp);
@@ -105,6 +105,6 @@ float *ij_predictor_backward(IjModel *m, const float *dpreds, const IjMasks *mk)
             for (int d = 0; d < Dp; d++) g->mask_token[d] += r[d];
     }
     float *dctx = IJ_BUF_F(&m->b_dctx, (size_t)Tctx * D);
-    linear_backward(dctx, g->embed_w, g->embed_b, demb, m->ctx_out, w->embed_w, Tctx, D, Dp);
+    linear_backward(dctx, g->embed_w, g->embed_b, demb, m->ctx_out, w->embed_w, Tctx, D, Dp, m->bf16);
     return dctx;
 }

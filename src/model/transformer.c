@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "kernels/colsum.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/kernels.h"
 
 #include <omp.h>
@@ -13,11 +14,13 @@
 #define LN_EPS 1e-6f
 
 /* Floats for w[rows, cols] packed either way: w^T for the forward, w for the input gradient (the two
- * differ in their zero padding). */
+ * differ in their zero padding), as float32 or as bf16 pairs (a pair in a float's room). */
 static size_t pack_slot(int rows, int cols)
 {
     size_t fwd = gemm_packed_size(rows, cols), bwd = gemm_packed_size(cols, rows);
-    return fwd > bwd ? fwd : bwd;
+    size_t fwd16 = gemm_bf16_packed_size(rows, cols), bwd16 = gemm_bf16_packed_size(cols, rows);
+    size_t most = fwd > bwd ? fwd : bwd, most16 = fwd16 > bwd16 ? fwd16 : bwd16;
+    return most > most16 ? most : most16;
 }
 
 void ij_stack_init(IjStack *s, int depth, int D, int H, int heads, int train)
@@ -188,54 +191,59 @@ void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
     IJ_ASSERT((size_t)(p - s->mem) == s->mem_floats);
 }
 
-/* A block's four matrices in the packed buffer (all NULL without one). */
+/* A block's four matrices in the packed buffer (float32 or bf16 pairs; all NULL where the float32
+ * products go through BLAS). */
 typedef struct {
-    const float *qkv, *proj, *fc1, *fc2;
+    const void *qkv, *proj, *fc1, *fc2;
 } PackedBlock;
 
 static PackedBlock packed_block(const IjStack *s, int l)
 {
     PackedBlock pb = {0};
-    if (!s->wpack) return pb;
+    if (!s->wpack || (!s->bf16 && !IJ_GEMM_NR)) return pb;
     const float *p = s->wpack + (size_t)l * (s->wpack_floats / (size_t)s->depth);
     int D = s->D, H = s->H;
     pb.qkv = p;
-    pb.proj = pb.qkv + pack_slot(3 * D, D);
-    pb.fc1 = pb.proj + pack_slot(D, D);
-    pb.fc2 = pb.fc1 + pack_slot(H, D);
+    pb.proj = p += pack_slot(3 * D, D);
+    pb.fc1 = p += pack_slot(D, D);
+    pb.fc2 = p + pack_slot(H, D);
     return pb;
 }
 
-/* Pack every block's matrices for the forward (w^T) or backward (w) products; threaded over them. */
+/* Pack every block's matrices for the forward (w^T) or backward (w) products; threaded over them. In a
+ * bf16 stack this is where the weights are rounded: once per pass, never per product. */
 static void pack_weights(IjStack *s, const IjBlockW *w, int backward)
 {
-    if (!s->wpack) return;
+    if (!s->wpack || (!s->bf16 && !IJ_GEMM_NR)) return;
     const int D = s->D, H = s->H;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int job = 0; job < 4 * s->depth; job++) {
         int l = job / 4, which = job % 4;
         PackedBlock pb = packed_block(s, l);
         const float *src[4] = {w[l].qkv_w, w[l].proj_w, w[l].fc1_w, w[l].fc2_w};
-        float *dst[4] = {(float *)pb.qkv, (float *)pb.proj, (float *)pb.fc1, (float *)pb.fc2};
+        void *dst[4] = {(void *)pb.qkv, (void *)pb.proj, (void *)pb.fc1, (void *)pb.fc2};
         const int rows[4] = {3 * D, D, H, D}, cols[4] = {D, D, D, H}; /* w[rows, cols] */
-        if (backward) gemm_pack_w(dst[which], src[which], rows[which], cols[which]);
+        if (s->bf16 && backward) gemm_bf16_pack_w(dst[which], src[which], rows[which], cols[which]);
+        else if (s->bf16) gemm_bf16_pack_wt(dst[which], src[which], rows[which], cols[which]);
+        else if (backward) gemm_pack_w(dst[which], src[which], rows[which], cols[which]);
         else gemm_pack_wt(dst[which], src[which], rows[which], cols[which]);
     }
 }
 
 static void block_forward(float *out, IjLayerCache *c, const IjBlockW *w, const PackedBlock *pb, const float *x,
-                          const int *seg_off, int nseg, int D, int H, int heads)
+                          const int *seg_off, int nseg, int D, int H, int heads, IjBf16Path bf16)
 {
     int T = seg_off[nseg];
     layernorm_forward(c->ln1, c->mean1, c->rstd1, x, w->norm1_w, w->norm1_b, T, D, LN_EPS);
-    linear_forward_rows(c->qkv, c->ln1, w->qkv_w, pb->qkv, w->qkv_b, NULL, T, D, 3 * D);
-    attention_forward(c->att, c->probs, c->qkv, seg_off, nseg, D, heads);
-    linear_forward_rows(c->x1, c->att, w->proj_w, pb->proj, w->proj_b, x, T, D, D);
+    linear_forward_rows(c->qkv, c->ln1, w->qkv_w, pb->qkv, w->qkv_b, NULL, T, D, 3 * D, bf16);
+    if (bf16) bf16_round_inplace(c->qkv, (size_t)T * 3 * D); /* attention's operands */
+    attention_forward(c->att, c->probs, c->qkv, seg_off, nseg, D, heads, bf16);
+    linear_forward_rows(c->x1, c->att, w->proj_w, pb->proj, w->proj_b, x, T, D, D, bf16);
     layernorm_forward(c->ln2, c->mean2, c->rstd2, c->x1, w->norm2_w, w->norm2_b, T, D, LN_EPS);
-    linear_forward_rows(c->h, c->ln2, w->fc1_w, pb->fc1, w->fc1_b, NULL, T, D, H);
+    linear_forward_rows(c->h, c->ln2, w->fc1_w, pb->fc1, w->fc1_b, NULL, T, D, H, bf16);
     if (c->g == c->h) gelu_forward(c->g, c->h, (size_t)T * H); /* inference: in place */
     else gelu_forward_keep_slope(c->g, c->h, (size_t)T * H);
-    linear_forward_rows(out, c->g, w->fc2_w, pb->fc2, w->fc2_b, c->x1, T, H, D);
+    linear_forward_rows(out, c->g, w->fc2_w, pb->fc2, w->fc2_b, c->x1, T, H, D, bf16);
 }
 
 /* Threads for a chunked loop: as many as asked for now, at most as many as have workspaces. */
@@ -275,7 +283,7 @@ static void forward_training(IjStack *s, const IjBlockW *w, const int *seg_off, 
             c.att += b * D, c.x1 += b * D, c.ln2 += b * D, c.mean2 += b, c.rstd2 += b;
             c.h += b * H, c.g += b * H;
             float *out = s->x + (size_t)(l + 1) * stride + b * D;
-            block_forward(out, &c, &w[l], &pb, s->x + (size_t)l * stride + b * D, seg, n, D, H, heads);
+            block_forward(out, &c, &w[l], &pb, s->x + (size_t)l * stride + b * D, seg, n, D, H, heads, s->bf16);
             if (observe) observe(ctx, l, out, base, seg[n]);
         }
     }
@@ -306,7 +314,7 @@ static void forward_inference(IjStack *s, const IjBlockW *w, const int *seg_off,
             const float *in = l == 0 ? gin + (size_t)base * D : buf[(l - 1) & 1];
             float *out = l == depth - 1 ? gout + (size_t)base * D : buf[l & 1];
             PackedBlock pb = packed_block(s, l);
-            block_forward(out, &c, &w[l], &pb, in, seg, n, D, H, heads);
+            block_forward(out, &c, &w[l], &pb, in, seg, n, D, H, heads, s->bf16);
             if (observe) observe(ctx, l, out, base, seg[n]);
         }
     }
@@ -347,6 +355,7 @@ static void block_backward(IjStack *s, const IjLayerCache *c, const IjBlockW *wl
                            IjBlockW *gl, const float *dout, float *dx, const float *x, const int *seg_off, int T)
 {
     const int D = s->D, H = s->H, heads = s->heads;
+    const IjBf16Path bf16 = s->bf16;
     size_t scratch_per_thread = s->att_scratch_cap / (size_t)s->chunk_threads;
     size_t off[PART_COUNT + 1];
     part_layout(off, D, H);
@@ -363,27 +372,28 @@ static void block_backward(IjStack *s, const IjLayerCache *c, const IjBlockW *wl
         memset(part, 0, sizeof(float) * off[PART_COUNT]);
         /* MLP branch: d(x1) = d(out) from the residual plus the branch's part. */
         colsum_rows(part + off[PART_FC2_B], doutr, NULL, NULL, NULL, r, D, D);
-        linear_backward_input_scaled_rows(dh, doutr, wl->fc2_w, pb->fc2, c->h + b * H, r, H, D); /* GELU's too */
+        linear_backward_input_scaled_rows(dh, doutr, wl->fc2_w, pb->fc2, c->h + b * H, r, H, D, bf16); /* GELU's too */
         colsum_rows(part + off[PART_FC1_B], dh, NULL, NULL, NULL, r, H, H);
-        linear_backward_input_rows(dln2, dh, wl->fc1_w, pb->fc1, r, D, H);
+        linear_backward_input_rows(dln2, dh, wl->fc1_w, pb->fc1, r, D, H, bf16);
         colsum_rows(part + off[PART_NORM2_B], dln2, NULL, NULL, NULL, r, D, D);
         colsum_rows(part + off[PART_NORM2_W], dln2, c->x1 + b * D, c->mean2 + b, c->rstd2 + b, r, D, D);
         layernorm_backward_rows(dx1, doutr, dln2, c->x1 + b * D, c->mean2 + b, c->rstd2 + b, wl->norm2_w, r, D);
         /* Attention branch: d(x) = d(x1) from the residual plus the branch's part. */
         colsum_rows(part + off[PART_PROJ_B], dx1, NULL, NULL, NULL, r, D, D);
-        linear_backward_input_rows(datt, dx1, wl->proj_w, pb->proj, r, D, D);
+        linear_backward_input_rows(datt, dx1, wl->proj_w, pb->proj, r, D, D, bf16);
+        if (bf16) bf16_round_inplace(datt, (size_t)r * D); /* an operand of attention's products */
         attention_backward(dqkv, datt, c->qkv + b * 3 * D, c->probs + poff, seg, n, D, heads,
-                           s->att_scratch + (size_t)tid * scratch_per_thread);
+                           s->att_scratch + (size_t)tid * scratch_per_thread, bf16);
         colsum_rows(part + off[PART_QKV_B], dqkv, NULL, NULL, NULL, r, 3 * D, 3 * D);
-        linear_backward_input_rows(dln, dqkv, wl->qkv_w, pb->qkv, r, D, 3 * D);
+        linear_backward_input_rows(dln, dqkv, wl->qkv_w, pb->qkv, r, D, 3 * D, bf16);
         colsum_rows(part + off[PART_NORM1_B], dln, NULL, NULL, NULL, r, D, D);
         colsum_rows(part + off[PART_NORM1_W], dln, x + b * D, c->mean1 + b, c->rstd1 + b, r, D, D);
         layernorm_backward_rows(dxr, dx1, dln, x + b * D, c->mean1 + b, c->rstd1 + b, wl->norm1_w, r, D);
     }
-    linear_backward_params(gl->fc2_w, NULL, dout, c->g, T, H, D);
-    linear_backward_params(gl->fc1_w, NULL, s->dh, c->ln2, T, D, H);
-    linear_backward_params(gl->proj_w, NULL, s->dx1, c->att, T, D, D);
-    linear_backward_params(gl->qkv_w, NULL, s->dqkv, c->ln1, T, D, 3 * D);
+    linear_backward_params(gl->fc2_w, NULL, dout, c->g, T, H, D, bf16);
+    linear_backward_params(gl->fc1_w, NULL, s->dh, c->ln2, T, D, H, bf16);
+    linear_backward_params(gl->proj_w, NULL, s->dx1, c->att, T, D, D, bf16);
+    linear_backward_params(gl->qkv_w, NULL, s->dqkv, c->ln1, T, D, 3 * D, bf16);
     float *dst[PART_COUNT] = {gl->fc2_b, gl->fc1_b, gl->norm2_w, gl->norm2_b,
                               gl->proj_b, gl->qkv_b, gl->norm1_w, gl->norm1_b};
     for (int i = 0; i < PART_COUNT; i++) {

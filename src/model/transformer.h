@@ -9,6 +9,7 @@
 #ifndef IJEPA_MODEL_TRANSFORMER_H
 #define IJEPA_MODEL_TRANSFORMER_H
 
+#include "kernels/bf16.h"
 #include "model/params.h"
 
 #include <stddef.h>
@@ -54,6 +55,10 @@ typedef struct {
     float *wpack;
     size_t wpack_floats;
     int wpack_shared;  /* wpack belongs to another stack (ij_stack_share_pack) */
+    /* The products' operands: float32 (IJ_BF16_OFF, the default) or bf16 on that path (kernels/bf16.h):
+     * then wpack holds bf16 pairs (gemm_bf16_pack_*), and q, k, v and d(attention output) are rounded
+     * where they are made. Set it between steps, never during one. */
+    IjBf16Path bf16;
 } IjStack;
 
 void ij_stack_init(IjStack *s, int depth, int D, int H, int heads, int train);

@@ -1,0 +1,354 @@
+/* gemm_bf16.c: register-tiled products with bf16 operands (see gemm_bf16.h and bf16.h).
+ *
+ * The blocking is gemm.c's: row products in blocks of K (GEMM_KC, even here) and of N, each row tile's
+ * rows of A rounded into pairs once per block and passed over the block's panels; weight gradients in
+ * blocks of 32 rows of K, split over the threads by gemm_at_acc_split. A tile is m <= mr rows by one
+ * panel of NR columns (two vectors); per pair of k each row takes one 32-bit broadcast of A:
+ *   AVX512_BF16: two vdpbf16ps (14 rows: 28 accumulators, 2 of B, 1 of A in 32 zmm);
+ *   emulated: the pair's halves widened to float32 (a shift, a mask) and two FMAs per vector, the odd k
+ *     first, as vdpbf16ps sums them (12 rows with AVX-512, 4 with AVX2);
+ *   scalar (no vector kernel in the build): the same sums one element at a time.
+ */
+#include "kernels/gemm_bf16.h"
+
+#include "core/error.h"
+#include "kernels/simd.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NR IJ_GEMM_BF16_NR
+#define GEMM_KC 256 /* K block of the row products: an even number of rows */
+#define GEMM_NC 512
+#define AT_KC 32    /* rows of K per block of the weight gradients (the split's halves are cut at multiples) */
+#define MR_MAX 16
+
+typedef uint16_t __attribute__((may_alias)) u16_alias;
+
+size_t gemm_bf16_packed_size(int N, int K) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)((K + 1) / 2); }
+
+static inline uint32_t pair_of(float lo, float hi)
+{
+    return (uint32_t)ij_bf16_from_float(lo) | (uint32_t)ij_bf16_from_float(hi) << 16;
+}
+
+void bf16_pair_rows(uint32_t *dst, const float *r0, const float *r1, int n, int n_pad)
+{
+    if (r1) {
+#pragma omp simd
+        for (int j = 0; j < n; j++) dst[j] = pair_of(r0[j], r1[j]);
+    } else {
+#pragma omp simd
+        for (int j = 0; j < n; j++) dst[j] = ij_bf16_from_float(r0[j]);
+    }
+    for (int j = n; j < n_pad; j++) dst[j] = 0;
+}
+
+/* n consecutive values as ceil(n/2) pairs (the last one's high half zero when n is odd). */
+static void round_row(uint32_t *dst, const float *src, int n)
+{
+    u16_alias *d = (u16_alias *)dst;
+#pragma omp simd
+    for (int k = 0; k < n; k++) d[k] = ij_bf16_from_float(src[k]);
+    if (n & 1) d[n] = 0;
+}
+
+void gemm_bf16_pack_w(uint32_t *wp, const float *w, int K, int N)
+{
+    const int KP = (K + 1) / 2;
+    for (int p = 0; p * NR < N; p++) {
+        int n = N - p * NR < NR ? N - p * NR : NR;
+        for (int kk = 0; kk < KP; kk++) {
+            const float *r0 = w + (size_t)(2 * kk) * N + (size_t)p * NR;
+            bf16_pair_rows(wp + ((size_t)p * KP + kk) * NR, r0, 2 * kk + 1 < K ? r0 + N : NULL, n, NR);
+        }
+    }
+}
+
+void gemm_bf16_pack_wt(uint32_t *wp, const float *w, int N, int K)
+{
+    const int KP = (K + 1) / 2;
+    static _Thread_local uint32_t *row;
+    static _Thread_local int row_cap;
+    if (KP > row_cap) { /* grows once per larger K */
+        free(row);
+        row_cap = KP;
+        row = ij_malloc(sizeof(uint32_t) * (size_t)row_cap);
+    }
+    for (int p = 0; p * NR < N; p++) {
+        uint32_t *dst = wp + (size_t)p * KP * NR;
+        for (int j = 0; j < NR; j++) {
+            int n = p * NR + j;
+            if (n < N) round_row(row, w + (size_t)n * K, K);
+            else memset(row, 0, sizeof(uint32_t) * (size_t)KP);
+            for (int kk = 0; kk < KP; kk++) dst[(size_t)kk * NR + j] = row[kk];
+        }
+    }
+}
+
+/* A tile's runner: C[m, n] (=, or += with add) A-pairs[m, KP] @ panel[KP, NR] (+ bias, + R, then * S),
+ * A's pair (r, kk) at A[r * lda + kk], or A[kk * lda + r] for the transposed runner. */
+typedef void (*TilesFn)(int m, float *C, int ldc, const uint32_t *A, int lda, const uint32_t *b, int ldb, int KP,
+                        int n, const float *bias, const float *R, int ldr, int add, const float *S, int lds);
+typedef struct {
+    TilesFn rows, rows_t;
+    int mr;
+} Kern;
+
+static inline float f_of(uint32_t u)
+{
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+#if IJ_GEMM_NR
+
+_Static_assert(NR == 2 * VW, "a panel is two vectors");
+
+/* C = acc (+ bias + R), or C += acc; then * S. The last panel stores its valid columns only. */
+static inline __attribute__((always_inline)) void tile_store(const int m, const vf *c0, const vf *c1, float *C,
+                                                              int ldc, int n, const float *bias, const float *R,
+                                                              int ldr, int add, const float *S, int lds)
+{
+    if (add) bias = NULL, R = C, ldr = ldc;
+    if (n == NR) {
+        vf z0 = bias ? vload(bias) : vzero(), z1 = bias ? vload(bias + VW) : vzero();
+#pragma GCC unroll 16
+        for (int r = 0; r < m; r++) {
+            vf v0 = vadd(c0[r], z0), v1 = vadd(c1[r], z1);
+            if (R) v0 = vadd(v0, vload(R + (size_t)r * ldr)), v1 = vadd(v1, vload(R + (size_t)r * ldr + VW));
+            if (S) v0 = vmul(v0, vload(S + (size_t)r * lds)), v1 = vmul(v1, vload(S + (size_t)r * lds + VW));
+            vstore(C + (size_t)r * ldc, v0);
+            vstore(C + (size_t)r * ldc + VW, v1);
+        }
+        return;
+    }
+    float t[NR];
+    for (int r = 0; r < m; r++) {
+        vstore(t, c0[r]);
+        vstore(t + VW, c1[r]);
+        for (int j = 0; j < n; j++) {
+            float v = t[j] + (bias ? bias[j] : 0.0f);
+            v = R ? v + R[(size_t)r * ldr + j] : v;
+            C[(size_t)r * ldc + j] = S ? v * S[(size_t)r * lds + j] : v;
+        }
+    }
+}
+
+/* The row tiles of a runner: one full tile of MR rows, or tiles of 8, 4, 2 and 1 rows. */
+#define ROW_TILES(name, tile, MR, at)                                                                           \
+    static void name(int m, float *C, int ldc, const uint32_t *A, int lda, const uint32_t *b, int ldb, int KP,  \
+                     int n, const float *bias, const float *R, int ldr, int add, const float *S, int lds)       \
+    {                                                                                                           \
+        if (m == (MR)) {                                                                                        \
+            tile((MR), C, ldc, A, lda, at, b, ldb, KP, n, bias, R, ldr, add, S, lds);                           \
+            return;                                                                                             \
+        }                                                                                                       \
+        int r0 = 0;                                                                                             \
+        REST(8, tile, MR, at) REST(4, tile, MR, at) REST(2, tile, MR, at) REST(1, tile, MR, at)                 \
+    }
+#define REST(h, tile, MR, at)                                                                                   \
+    if (m & (h)) {                                                                                              \
+        tile((h) < (MR) ? (h) : (MR), C + (size_t)r0 * ldc, ldc, at ? A + r0 : A + (size_t)r0 * lda, lda, at,   \
+             b, ldb, KP, n, bias, R ? R + (size_t)r0 * ldr : NULL, ldr, add, S ? S + (size_t)r0 * lds : NULL,   \
+             lds);                                                                                              \
+        r0 += (h);                                                                                              \
+    }
+
+/* ---- emulated: float32 FMAs on the widened halves ---- */
+#if VW == 16
+#define MR_EMU 12
+typedef __m512i vi;
+#define vi_load(p) _mm512_loadu_si512((const void *)(p))
+#define vi_bcast(p) _mm512_set1_epi32((int)*(p))
+#define vi_lo(x) _mm512_castsi512_ps(_mm512_slli_epi32(x, 16))
+#define vi_hi(x) _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32((int)0xffff0000u)))
+#else
+#define MR_EMU 4
+typedef __m256i vi;
+#define vi_load(p) _mm256_loadu_si256((const __m256i *)(p))
+#define vi_bcast(p) _mm256_set1_epi32((int)*(p))
+#define vi_lo(x) _mm256_castsi256_ps(_mm256_slli_epi32(x, 16))
+#define vi_hi(x) _mm256_castsi256_ps(_mm256_and_si256(x, _mm256_set1_epi32((int)0xffff0000u)))
+#endif
+
+static inline __attribute__((always_inline)) void tile_emu(const int m, float *C, int ldc, const uint32_t *A, int lda,
+                                                            const int at, const uint32_t *b, int ldb, int KP, int n,
+                                                            const float *bias, const float *R, int ldr, int add,
+                                                            const float *S, int lds)
+{
+    vf c0[MR_EMU], c1[MR_EMU];
+#pragma GCC unroll 16
+    for (int r = 0; r < m; r++) c0[r] = c1[r] = vzero();
+    for (int kk = 0; kk < KP; kk++) {
+        vi p0 = vi_load(b + (size_t)kk * ldb), p1 = vi_load(b + (size_t)kk * ldb + VW);
+        vf b0l = vi_lo(p0), b0h = vi_hi(p0), b1l = vi_lo(p1), b1h = vi_hi(p1);
+#pragma GCC unroll 16
+        for (int r = 0; r < m; r++) {
+            vi a = vi_bcast(at ? A + (size_t)kk * lda + r : A + (size_t)r * lda + kk);
+            vf al = vi_lo(a), ah = vi_hi(a);
+            c0[r] = vfma(al, b0l, vfma(ah, b0h, c0[r]));
+            c1[r] = vfma(al, b1l, vfma(ah, b1h, c1[r]));
+        }
+    }
+    tile_store(m, c0, c1, C, ldc, n, bias, R, ldr, add, S, lds);
+}
+ROW_TILES(rows_emu, tile_emu, MR_EMU, 0)
+ROW_TILES(rows_t_emu, tile_emu, MR_EMU, 1)
+static const Kern kern_emu = {rows_emu, rows_t_emu, MR_EMU};
+
+/* ---- AVX512_BF16: vdpbf16ps, compiled for it whatever the build's -march ---- */
+#if VW == 16
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512bf16")
+#define MR_HW 14
+static inline __attribute__((always_inline)) void tile_hw(const int m, float *C, int ldc, const uint32_t *A, int lda,
+                                                           const int at, const uint32_t *b, int ldb, int KP, int n,
+                                                           const float *bias, const float *R, int ldr, int add,
+                                                           const float *S, int lds)
+{
+    __m512 c0[MR_HW], c1[MR_HW];
+#pragma GCC unroll 16
+    for (int r = 0; r < m; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+    for (int kk = 0; kk < KP; kk++) {
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512((const void *)(b + (size_t)kk * ldb));
+        __m512bh b1 = (__m512bh)_mm512_loadu_si512((const void *)(b + (size_t)kk * ldb + 16));
+#pragma GCC unroll 16
+        for (int r = 0; r < m; r++) {
+            __m512bh a = (__m512bh)_mm512_set1_epi32((int)(at ? A[(size_t)kk * lda + r] : A[(size_t)r * lda + kk]));
+            c0[r] = _mm512_dpbf16_ps(c0[r], a, b0);
+            c1[r] = _mm512_dpbf16_ps(c1[r], a, b1);
+        }
+    }
+    tile_store(m, c0, c1, C, ldc, n, bias, R, ldr, add, S, lds);
+}
+ROW_TILES(rows_hw, tile_hw, MR_HW, 0)
+ROW_TILES(rows_t_hw, tile_hw, MR_HW, 1)
+#pragma GCC pop_options
+static const Kern kern_hw = {rows_hw, rows_t_hw, MR_HW};
+#endif
+
+#undef REST
+#undef ROW_TILES
+
+static const Kern *kern_of(IjBf16Path path)
+{
+#if VW == 16
+    if (path == IJ_BF16_AVX512) return &kern_hw;
+#endif
+    (void)path;
+    return &kern_emu;
+}
+
+#else /* no vector kernel: scalar tiles */
+
+#define MR_SCALAR 4
+static void tiles_scalar(int m, float *C, int ldc, const uint32_t *A, int lda, int at, const uint32_t *b, int ldb,
+                         int KP, int n, const float *bias, const float *R, int ldr, int add, const float *S, int lds)
+{
+    for (int r = 0; r < m; r++)
+        for (int j = 0; j < n; j++) {
+            float c = 0.0f;
+            for (int kk = 0; kk < KP; kk++) {
+                uint32_t pa = at ? A[(size_t)kk * lda + r] : A[(size_t)r * lda + kk], pb = b[(size_t)kk * ldb + j];
+                c = fmaf(f_of(pa & 0xffff0000u), f_of(pb & 0xffff0000u), c);
+                c = fmaf(f_of(pa << 16), f_of(pb << 16), c);
+            }
+            float *o = C + (size_t)r * ldc + j;
+            float v = add ? *o + c : c + (bias ? bias[j] : 0.0f) + (R ? R[(size_t)r * ldr + j] : 0.0f);
+            *o = S ? v * S[(size_t)r * lds + j] : v;
+        }
+}
+static void rows_scalar(int m, float *C, int ldc, const uint32_t *A, int lda, const uint32_t *b, int ldb, int KP,
+                        int n, const float *bias, const float *R, int ldr, int add, const float *S, int lds)
+{
+    tiles_scalar(m, C, ldc, A, lda, 0, b, ldb, KP, n, bias, R, ldr, add, S, lds);
+}
+static void rows_t_scalar(int m, float *C, int ldc, const uint32_t *A, int lda, const uint32_t *b, int ldb, int KP,
+                          int n, const float *bias, const float *R, int ldr, int add, const float *S, int lds)
+{
+    tiles_scalar(m, C, ldc, A, lda, 1, b, ldb, KP, n, bias, R, ldr, add, S, lds);
+}
+static const Kern kern_scalar = {rows_scalar, rows_t_scalar, MR_SCALAR};
+static const Kern *kern_of(IjBf16Path path)
+{
+    (void)path;
+    return &kern_scalar;
+}
+
+#endif
+
+void gemm_bf16_rows(IjBf16Path path, float *C, int ldc, const float *A, int lda, const uint32_t *wp, int M, int N,
+                    int K, const float *bias, const float *R, int ldr, const float *S, int lds)
+{
+    const Kern *kr = kern_of(path);
+    const int KP = (K + 1) / 2, mr = kr->mr;
+    const size_t panel_stride = (size_t)KP * NR;
+    int nk = (K + GEMM_KC - 1) / GEMM_KC, kc = (K + nk - 1) / nk;
+    kc += kc & 1;
+    uint32_t abuf[MR_MAX * (GEMM_KC / 2)] __attribute__((aligned(64)));
+    for (int k0 = 0; k0 < K; k0 += kc) {
+        int kn = K - k0 < kc ? K - k0 : kc, kp = (kn + 1) / 2;
+        const float *Sk = S && k0 + kn == K ? S : NULL; /* the scale in the last K block's epilogue */
+        for (int n0 = 0; n0 < N; n0 += GEMM_NC) {
+            int nn = N - n0 < GEMM_NC ? N - n0 : GEMM_NC;
+            for (int i = 0; i < M; i += mr) {
+                int m = M - i < mr ? M - i : mr;
+                for (int r = 0; r < m; r++) round_row(abuf + (size_t)r * kp, A + (size_t)(i + r) * lda + k0, kn);
+                for (int j = 0; j < nn; j += NR) {
+                    int n = nn - j < NR ? nn - j : NR, col = n0 + j;
+                    const uint32_t *bp = wp + (size_t)(col / NR) * panel_stride + (size_t)(k0 / 2) * NR;
+                    kr->rows(m, C + (size_t)i * ldc + col, ldc, abuf, kp, bp, NR, kp, n, bias ? bias + col : NULL,
+                             R ? R + (size_t)i * ldr + col : NULL, ldr, k0 > 0, Sk ? Sk + (size_t)i * lds + col : NULL,
+                             lds);
+                }
+            }
+        }
+    }
+}
+
+/* gemm_at_acc_split's pairs [first, last): per block of AT_KC rows of K, the columns of A that the
+ * thread's row tiles read and all of B rounded into pairs of rows (thread-local buffers), then the
+ * tiles over them. */
+static void at_pairs_bf16(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K,
+                          int first, int last, int add, void *ctx)
+{
+    const Kern *kr = ctx;
+    const int mr = kr->mr, npanels = (N + NR - 1) / NR, Np = npanels * NR;
+    const int t0 = first / npanels, t1 = (last - 1) / npanels;
+    const int c0 = t0 * mr, c1 = (t1 + 1) * mr < M ? (t1 + 1) * mr : M, mc = (t1 - t0 + 1) * mr;
+    static _Thread_local uint32_t *buf;
+    static _Thread_local size_t cap;
+    size_t need = (size_t)(AT_KC / 2) * ((size_t)mc + (size_t)Np);
+    if (need > cap) { /* grows once per larger shape */
+        free(buf);
+        cap = need;
+        buf = ij_alloc_aligned(sizeof(uint32_t) * cap);
+    }
+    uint32_t *ap = buf, *bp = buf + (size_t)(AT_KC / 2) * mc;
+    for (int k0 = 0; k0 < K; k0 += AT_KC) {
+        int kn = K - k0 < AT_KC ? K - k0 : AT_KC, kp = (kn + 1) / 2;
+        for (int kk = 0; kk < kp; kk++) {
+            const float *a0 = A + (size_t)(k0 + 2 * kk) * lda + c0, *b0 = B + (size_t)(k0 + 2 * kk) * ldb;
+            int odd = 2 * kk + 1 < kn;
+            bf16_pair_rows(ap + (size_t)kk * mc, a0, odd ? a0 + lda : NULL, c1 - c0, mc);
+            bf16_pair_rows(bp + (size_t)kk * Np, b0, odd ? b0 + ldb : NULL, N, Np);
+        }
+        for (int pair = first; pair < last; pair++) {
+            int i = pair / npanels * mr, j = pair % npanels * NR;
+            int m = M - i < mr ? M - i : mr, n = N - j < NR ? N - j : NR;
+            kr->rows_t(m, C + (size_t)i * ldc + j, ldc, ap + (i - c0), mc, bp + j, Np, kp, n, NULL, NULL, 0,
+                       add || k0 > 0, NULL, 0);
+        }
+    }
+}
+
+void gemm_bf16_at_acc(IjBf16Path path, float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M,
+                      int N, int K)
+{
+    const Kern *kr = kern_of(path);
+    gemm_at_acc_split(at_pairs_bf16, (void *)kr, kr->mr, NR, C, ldc, A, lda, B, ldb, M, N, K);
+}
