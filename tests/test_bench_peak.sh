@@ -23,7 +23,7 @@ echo "$line" | awk '{ match($0, /median [0-9.]+/); med = substr($0, RSTART + 7, 
                       match($0, /\([0-9.]+-[0-9.]+\)/); split(substr($0, RSTART + 1, RLENGTH - 2), r, "-")
                       exit !(r[1] + 0 <= med && med <= r[2] + 0 && r[1] > 0) }' || fail "median outside the range: $line"
 grep -q "3 readings before, between and after" "$dir/out2" || fail "2 steps: $(grep '^achieved' "$dir/out2")"
-rss() { sed -n 's/^peak resident memory: \([0-9]*\) MiB (without the sgemm readings. matrices)$/\1/p' "$1"; }
+rss() { sed -n 's/^peak resident memory: \([0-9]*\) MiB (without the peak readings. matrices)$/\1/p' "$1"; }
 a=$(rss "$dir/out2") b=$(rss "$dir/out12")
 [ -n "$a" ] && [ -n "$b" ] && [ $((b - a)) -lt 64 ] || fail "peak memory after 3 readings ${a:-?} MiB, after 13 ${b:-?} MiB"
 # run from a parent that holds 512 MiB: bench reports its own memory (getrusage's maximum carries the

@@ -40,12 +40,12 @@ static int reset_rss_mark(void)
 
 static void take(BenchPeak *p)
 {
-    if (p->n < BENCH_PEAK_MAX) p->reading[p->n++] = bench_sgemm_peak(2048);
+    if (p->n < BENCH_PEAK_MAX) p->reading[p->n++] = p->bf16 ? bench_bf16_peak(p->bf16, 2048) : bench_sgemm_peak(2048);
 }
 
 void bench_peak_begin(BenchPeak *p)
 {
-    p->n = 0;
+    p->n = 0; /* p->bf16 stays as the caller set it */
     p->rss_mib = 0;
     p->rss_frozen = 0;
     take(p);

@@ -3,6 +3,8 @@
 #ifndef IJEPA_CLI_BENCH_PEAK_H
 #define IJEPA_CLI_BENCH_PEAK_H
 
+#include "kernels/bf16.h"
+
 #define BENCH_PEAK_MAX 40 /* readings kept: one before the model, at most 32 between steps, one after */
 
 typedef struct {
@@ -11,9 +13,10 @@ typedef struct {
     int between;    /* whether readings between the timed steps are taken (see bench_peak_begin) */
     double rss_mib; /* the highest resident memory seen outside the readings */
     int rss_frozen; /* a reset failed after a reading: rss_mib is final (never happened here) */
+    IjBf16Path bf16; /* what a reading measures: OpenBLAS sgemm (IJ_BF16_OFF) or the own bf16 kernel on that path */
 } BenchPeak;
 
-/* The first reading, before the model exists. Readings between steps are taken only where the
+/* The first reading, before the model exists (set p->bf16 first). Readings between steps are taken only where the
  * kernel lets the process reset its memory high-water mark (/proc/self/clear_refs), so that the
  * readings' 48 MiB of matrices never count as the run's memory. */
 void bench_peak_begin(BenchPeak *p);

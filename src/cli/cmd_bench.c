@@ -35,6 +35,9 @@ static const char usage[] =
     "2048^3 readings before, between and after the timed steps), peak memory, and\n"
     "the thread time by kind of work (row products, weight gradients, attention, the rest).\n"
     "--embed times feature extraction (target encoder, no gradients) instead.\n"
+    "--bf16 runs the matrix products with bf16 operands (float32 sums) on the fastest path this\n"
+    "CPU has (AVX512_BF16, else emulated; IJEPA_BF16_PATH=emulated|avx512bf16 forces one), and\n"
+    "divides by the bf16 peak instead: the own bf16 kernel on a 2048^3 product on all threads.\n"
     "--kernels times each of the blocks' matrix products alone on one chunk of rows, one thread,\n"
     "the blocks' own kernel against OpenBLAS (ours also with the operands out of cache, as in a\n"
     "training step), then the weight gradients over 8 chunks' rows.\n"
@@ -163,7 +166,7 @@ out:
 }
 
 /* Where the timed steps' thread time went (see work_time.h), with each kind's GFLOP/s per thread. */
-static void print_work_time(double wall, double peak)
+static void print_work_time(double wall, double peak, const char *peak_name)
 {
     static const char *name[IJ_WORK_KINDS] = {"row products", "weight gradients", "attention"};
     int threads = omp_get_max_threads();
@@ -176,8 +179,8 @@ static void print_work_time(double wall, double peak)
         rest -= sec;
         printf("%s %.1f%% at %.1f GFLOP/s | ", name[k], 100 * sec / all, fl / sec * 1e-9);
     }
-    printf("the rest %.1f%% (LayerNorm, GELU, loss, packing, AdamW+EMA); sgemm peak per thread %.1f "
-           "GFLOP/s\n", 100 * rest / all, peak / threads);
+    printf("the rest %.1f%% (LayerNorm, GELU, loss, packing, AdamW+EMA); %s peak per thread %.1f "
+           "GFLOP/s\n", 100 * rest / all, peak_name, peak / threads);
 }
 
 int cmd_bench(int argc, char **argv)
@@ -185,10 +188,11 @@ int cmd_bench(int argc, char **argv)
     ModelArgs ma;
     model_args_defaults(&ma, "vit_tiny", 28, 1, 4, 96, 6);
     int batch = 128, steps = 10, warmup = 5, embed = 0, kernels = 0, threads = 0, num_targets = 4, min_keep = 4;
+    int bf16 = 0;
     const char *masks = "official", *data = NULL, *decode = "once";
     int loader_threads = 1, loader_batches = 200;
     double bucket_mb = 4;
-    Option o[MODEL_ARGS_COUNT + 14];
+    Option o[MODEL_ARGS_COUNT + 15];
     int n = model_args_options(o, &ma);
     o[n++] = (Option){"batch-size", OPT_INT, &batch, "images per step", 1, 1 << 20, NULL};
     o[n++] = (Option){"steps", OPT_INT, &steps, "timed steps", 1, 1 << 20, NULL};
@@ -196,6 +200,7 @@ int cmd_bench(int argc, char **argv)
     o[n++] = (Option){"embed", OPT_FLAG, &embed, "time feature extraction instead of training", 0, -1, NULL};
     o[n++] = (Option){"kernels", OPT_FLAG, &kernels, "time the blocks' products alone (one thread, own kernel vs OpenBLAS)", 0, -1, NULL};
     o[n++] = (Option){"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 4096, NULL};
+    o[n++] = (Option){"bf16", OPT_SWITCH, &bf16, "bf16 operands in the matrix products, float32 sums (meta.use_bfloat16)", 0, -1, NULL};
     o[n++] = (Option){"masks", OPT_STRING, &masks, "official or fixed", 0, -1, NULL};
     o[n++] = (Option){"num-targets", OPT_INT, &num_targets, "target blocks", 1, 64, NULL};
     o[n++] = (Option){"min-keep", OPT_INT, &min_keep, "least context tokens", 0, 1 << 20, NULL};
@@ -223,11 +228,16 @@ int cmd_bench(int argc, char **argv)
     /* The sgemm peak: read before the model exists, between the timed steps and after them (see
      * bench_peak.h; rank 0 only under mpirun, before and after) */
     BenchPeak peak = {0};
+    if (bf16 && ij_bf16_path_choose(&peak.bf16)) return -1;
+    printf("cpu: %s; matrix products: %s\n", ij_cpu_flags(),
+           peak.bf16 ? (peak.bf16 == IJ_BF16_AVX512 ? "bf16 operands, AVX512_BF16 (vdpbf16ps)" : "bf16 operands, emulated (float32 FMAs on rounded operands)")
+                     : "float32");
     const int root = ij_dist_rank() == 0;
     if (root) bench_peak_begin(&peak);
     if (ij_dist_size() > 1) peak.between = 0;
     IjModel m;
     if (ij_model_init(&m, &c, 0)) return -1;
+    ij_model_set_bf16(&m, peak.bf16);
     model_config_print(&c);
     size_t img = (size_t)c.channels * c.img_size * c.img_size;
     float *x = ij_alloc_aligned(sizeof(float) * img * (size_t)batch);
@@ -322,12 +332,12 @@ int cmd_bench(int argc, char **argv)
         bench_peak_end(&peak);
         double lo, med, hi;
         bench_peak_summary(&peak, &lo, &med, &hi);
-        printf("achieved %.1f GFLOP/s; sgemm peak (2048^3, best of 3 runs), %d readings %s: median %.1f GFLOP/s "
+        printf("achieved %.1f GFLOP/s; %s peak (2048^3, best of 3 runs), %d readings %s: median %.1f GFLOP/s "
                "(%.1f-%.1f); %.0f%% of peak (%.0f%% of the highest reading)\n",
-               achieved, peak.n, peak.n > 2 ? "before, between and after the timed steps" : "before and after the timed steps",
+               achieved, peak.bf16 ? "bf16" : "sgemm", peak.n, peak.n > 2 ? "before, between and after the timed steps" : "before and after the timed steps",
                med, lo, hi, 100 * achieved / med, 100 * achieved / hi);
-        if (ij_dist_size() == 1) print_work_time(total, med);
-        printf("peak resident memory: %.0f MiB (without the sgemm readings' matrices)\n", peak.rss_mib);
+        if (ij_dist_size() == 1) print_work_time(total, med, peak.bf16 ? "bf16" : "sgemm");
+        printf("peak resident memory: %.0f MiB (without the peak readings' matrices)\n", peak.rss_mib);
     }
 out:
     free(x);

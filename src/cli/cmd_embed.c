@@ -20,7 +20,7 @@ int cmd_embed(int argc, char **argv)
 {
     const char *checkpoint = NULL, *data = "fashion-mnist", *encoder = "target", *pool_s = "last";
     const char *split = "train", *out = NULL;
-    int batch = 256, random_init = 0, seed = 0;
+    int batch = 256, random_init = 0, seed = 0, bf16 = 0;
     Option o[] = {
         {"checkpoint", OPT_STRING, &checkpoint, "safetensors checkpoint (a training run's, or a bare encoder)", 0, -1, NULL},
         {"data", OPT_STRING, &data, "data source", 0, -1, NULL},
@@ -31,6 +31,7 @@ int cmd_embed(int argc, char **argv)
         {"batch", OPT_INT, &batch, "images per forward pass", 1, 65536, NULL},
         {"random-init", OPT_FLAG, &random_init, "use a random-init encoder of the checkpoint's shape", 0, -1, NULL},
         {"seed", OPT_INT, &seed, "seed of --random-init", 0, 2147483647, NULL},
+        {"bf16", OPT_SWITCH, &bf16, "bf16 operands in the matrix products, float32 sums", 0, -1, NULL},
     };
     int rc = opt_parse(o, (int)(sizeof o / sizeof o[0]), argc, argv, 2, usage);
     if (rc) return rc < 0 ? -1 : 0;
@@ -45,6 +46,10 @@ int cmd_embed(int argc, char **argv)
         IjConfig c = m.cfg;
         ij_model_free(&m);
         if (ij_model_init(&m, &c, (uint64_t)seed)) return -1;
+    }
+    if (eval_set_precision(&m, bf16)) {
+        ij_model_free(&m);
+        return -1;
     }
     const IjEncoderW *w;
     IjImageSet set = {0};

@@ -75,6 +75,11 @@ int cmd_info(int argc, char **argv)
         printf("products: OpenBLAS (no AVX2 + FMA in this build): the thread count can change the weight "
                "gradients' summation order\n");
 
+    IjBf16Path best;
+    if (ij_bf16_path_choose(&best)) best = IJ_BF16_EMULATED;
+    printf("cpu: %s\nbf16 (--bf16): %s\n", ij_cpu_flags(),
+           best == IJ_BF16_AVX512 ? "AVX512_BF16 (vdpbf16ps), float32 sums"
+                                  : "emulated: float32 FMAs on operands rounded to bf16 (no AVX512_BF16 here)");
     int N = ij_num_patches(&c);
     size_t img = (size_t)c.channels * c.img_size * c.img_size;
     float *x = ij_malloc(sizeof(float) * img * (size_t)batch);

@@ -65,7 +65,7 @@ int cmd_probe(int argc, char **argv)
 {
     const char *checkpoint = NULL, *data = "fashion-mnist", *encoder = "target", *pool_s = "last";
     const char *out = NULL, *test_data = NULL;
-    int seed = -1, batch = 256, baselines = 1;
+    int seed = -1, batch = 256, baselines = 1, bf16 = 0;
     Option o[] = {
         {"checkpoint", OPT_STRING, &checkpoint, "safetensors checkpoint (a training run's, or a bare encoder)", 0, -1, NULL},
         {"data", OPT_STRING, &data, "labelled training data: fashion-mnist or IDX files (with their test split), or class folders / tar shards", 0, -1, NULL},
@@ -76,6 +76,7 @@ int cmd_probe(int argc, char **argv)
         {"seed", OPT_INT, &seed, "seed of the random-init baseline and the splits (default: the run's seed)", -1, 2147483647, NULL},
         {"batch", OPT_INT, &batch, "images per forward pass", 1, 65536, NULL},
         {"baselines", OPT_INT, &baselines, "1: also evaluate raw pixels and a random-init encoder", 0, 1, NULL},
+        {"bf16", OPT_SWITCH, &bf16, "bf16 operands in the encoders' matrix products, float32 sums", 0, -1, NULL},
     };
     int rc = opt_parse(o, (int)(sizeof o / sizeof o[0]), argc, argv, 2, usage);
     if (rc) return rc < 0 ? -1 : 0;
@@ -96,7 +97,7 @@ int cmd_probe(int argc, char **argv)
     if (eval_load_model(&m, checkpoint, &run_seed)) return -1;
     if (seed < 0) seed = run_seed;
     const IjEncoderW *w;
-    if (eval_pick_encoder(&m, encoder, &w)) {
+    if (eval_set_precision(&m, bf16) || eval_pick_encoder(&m, encoder, &w)) {
         ij_model_free(&m);
         return -1;
     }
@@ -139,6 +140,7 @@ int cmd_probe(int argc, char **argv)
         goto done;
     if (baselines) {
         if (ij_model_init(&r, &m.cfg, (uint64_t)seed)) goto done;
+        ij_model_set_bf16(&r, m.bf16);
         int e = evaluate_encoder(&rep.rows[rep.nrows++], "random-init encoder", "random", &r, &r.tenc,
                                  &tr, &te, pool, batch, fdir, C, seed);
         ij_model_free(&r);

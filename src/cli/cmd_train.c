@@ -89,6 +89,7 @@ static int build_options(Option *o, IjTrainConfig *c, StringArgs *s, const char 
     o[n++] = (Option){"final-weight-decay", OPT_FLOAT, &c->final_weight_decay, "weight decay at the end", 0, 10, NULL};
     o[n++] = (Option){"ema", OPT_STRING, &s->ema, "EMA momentum start,end; off: no EMA (the target is a copy of the encoder after each step)", 0, -1, NULL};
     o[n++] = (Option){"target-norm", OPT_SWITCH, &c->target_norm, "LayerNorm (no affine) on the targets", 0, -1, NULL};
+    o[n++] = (Option){"bf16", OPT_SWITCH, &c->use_bfloat16, "bf16 operands in the matrix products, float32 sums and weights (meta.use_bfloat16; IJEPA_BF16_PATH=emulated|avx512bf16 forces a path)", 0, -1, NULL};
     o[n++] = (Option){"ipe-scale", OPT_FLOAT, &c->ipe_scale, "schedule length scale", 1e-6, 1e6, NULL};
     o[n++] = (Option){"loss", OPT_STRING, &s->loss, "smooth_l1 or l2", 0, -1, NULL};
     o[n++] = (Option){"masks", OPT_STRING, &s->masks, "official (reference collator), fixed (no artefacts), block, random or raster", 0, -1, NULL};
@@ -292,6 +293,11 @@ int cmd_train(int argc, char **argv)
     if (c.use_ema) printf("EMA: on, momentum %g -> %g\n", c.ema[0], c.ema[1]);
     else printf("EMA: off (ablation): the target encoder is a copy of the encoder after each step\n");
     printf("target LayerNorm: %s\n", c.target_norm ? "on" : "off (ablation): raw target-encoder outputs are the targets");
+    printf("matrix products: %s (cpu: %s)\n",
+           t.model.bf16 ? (t.model.bf16 == IJ_BF16_AVX512 ? "bf16 operands, float32 sums: AVX512_BF16"
+                                                          : "bf16 operands, float32 sums: emulated")
+                        : "float32",
+           ij_cpu_flags());
     if (ij_dist_size() > 1)
         printf("data parallel: %s; rank 0 trains images [%d, %d) of every batch of %d; gradients summed in "
                "buckets of %.3g MiB; replicas compared every %d steps\n", ij_dist_describe(), t.batch_lo,

@@ -83,3 +83,12 @@ float *eval_pixels(const IjImageSet *set)
     for (size_t i = 0; i < d * (size_t)set->count; i++) out[i] = set->pixels[i] / 255.0f;
     return out;
 }
+
+int eval_set_precision(IjModel *m, int bf16)
+{
+    IjBf16Path path = IJ_BF16_OFF;
+    if (bf16 && ij_bf16_path_choose(&path)) return -1;
+    ij_model_set_bf16(m, path);
+    if (bf16) fprintf(stderr, "matrix products: bf16 operands, float32 sums (%s)\n", ij_bf16_path_name(path));
+    return 0;
+}

@@ -10,6 +10,8 @@
  * (a full checkpoint or a bare encoder). *seed gets the run's seed when the
  * checkpoint records one (else it is left alone). */
 int eval_load_model(IjModel *m, const char *checkpoint, int *seed);
+/* `--bf16`: the model's products with bf16 operands on this machine's path (printed), or float32. */
+int eval_set_precision(IjModel *m, int bf16);
 /* "target" or "context" -> the encoder's weights in m. */
 int eval_pick_encoder(const IjModel *m, const char *which, const IjEncoderW **w);
 int eval_parse_pool(const char *s, IjPool *pool);

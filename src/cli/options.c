@@ -70,6 +70,14 @@ static int set_value(const Option *o, const char *v)
     return 0;
 }
 
+static int is_switch_word(const char *v)
+{
+    static const char *w[] = {"on", "off", "true", "false", "1", "0"};
+    for (size_t k = 0; k < sizeof w / sizeof *w; k++)
+        if (!strcmp(v, w[k])) return 1;
+    return 0;
+}
+
 int opt_parse(const Option *opts, int nopts, int argc, char **argv, int first, const char *usage)
 {
     for (int i = first; i < argc; i++) {
@@ -88,6 +96,11 @@ int opt_parse(const Option *opts, int nopts, int argc, char **argv, int first, c
         if (o->type == OPT_FLAG) {
             if (eq) return ij_error("--%s takes no value", o->name);
             *(int *)o->value = 1;
+            if (o->seen) *o->seen = 1;
+            continue;
+        }
+        if (o->type == OPT_SWITCH && !eq && !(i + 1 < argc && is_switch_word(argv[i + 1]))) {
+            *(int *)o->value = 1; /* a bare switch turns it on */
             if (o->seen) *o->seen = 1;
             continue;
         }

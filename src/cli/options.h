@@ -5,7 +5,7 @@
 #ifndef IJEPA_CLI_OPTIONS_H
 #define IJEPA_CLI_OPTIONS_H
 
-/* PAIR: "a,b" into double[2]; SWITCH: on/off (also true/false, 1/0) into int 1/0 */
+/* PAIR: "a,b" into double[2]; SWITCH: on/off (also true/false, 1/0) into int 1/0, bare: on */
 typedef enum { OPT_INT, OPT_FLOAT, OPT_STRING, OPT_FLAG, OPT_PAIR, OPT_SWITCH } OptType;
 
 typedef struct {

@@ -8,9 +8,9 @@
  *
  * Official keys with no meaning here are still accepted, as long as they keep
  * a harmless value: num_workers, pin_mem, copy_data, write_tag take any value;
- * use_bfloat16 takes any value too and changes nothing (we always compute in
- * float32, parameters and optimizer state are float32 in the official run as
- * well); color distortion, blur and jitter must stay off; checkpoint loading
+ * use_bfloat16 is honoured: the model's matrix products take bf16 operands
+ * (kernels/bf16.h; parameters and optimizer state stay float32, as in the
+ * official run); color distortion, blur and jitter must stay off; checkpoint loading
  * must stay off (resume is `--resume`).
  *
  * YAML is parsed by libyaml into a node tree; node marks give the line numbers
@@ -113,8 +113,7 @@ static const Key keys[] = {
     {"meta", "pred_depth", K_INT, F(pred_depth), 0, NULL},
     {"meta", "pred_emb_dim", K_INT, F(pred_emb_dim), 0, NULL},
     {"meta", "read_checkpoint", K_NULL, 0, 0, 0, NOLOAD},
-    /* Accepted whatever its value: this program computes in float32. */
-    {"meta", "use_bfloat16", K_ANY, 0, 0, 0, "false  # accepted; computation is always float32"},
+    {"meta", "use_bfloat16", K_BOOL, F(use_bfloat16), 0, NULL},
     {"meta", "seed", K_INT, F(seed), 1, NULL},
     {"meta", "loss", K_STR, F(loss), 1, NULL},
     {"meta", "embed_dim", K_INT, F(embed_dim), 1, NULL},

@@ -41,6 +41,7 @@ typedef struct {
     int seed;
     char loss[16];             /* "smooth_l1" or "l2" */
     int target_norm;           /* 1: LayerNorm (no affine) on the targets (official); 0: ablation */
+    int use_bfloat16;          /* 1: the matrix products take bf16 operands (kernels/bf16.h); 0: float32 */
     /* optimization */
     double ema[2];             /* (0.996, 1.0) */
     int use_ema;               /* 1: EMA target (official); 0: target = copy of the encoder after each step */

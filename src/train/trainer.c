@@ -26,6 +26,11 @@ int ij_trainer_init(IjTrainer *t, const IjTrainConfig *cfg, const IjImageSet *da
     if (ij_model_init(&t->model, &t->mcfg, (uint64_t)cfg->seed)) return -1;
     t->model.loss_kind = strcmp(cfg->loss, "l2") == 0 ? IJ_LOSS_L2 : IJ_LOSS_SMOOTH_L1;
     t->model.target_norm = cfg->target_norm;
+    if (cfg->use_bfloat16) {
+        IjBf16Path path;
+        if (ij_bf16_path_choose(&path)) return -1;
+        ij_model_set_bf16(&t->model, path);
+    }
     t->adam_m = ij_alloc_aligned(sizeof(float) * t->model.tab.n_total);
     t->adam_v = ij_alloc_aligned(sizeof(float) * t->model.tab.n_total);
 
@@ -149,8 +154,10 @@ int ij_trainer_save(const IjTrainer *t, const char *path)
     snprintf(seed, sizeof seed, "%d", t->cfg.seed);
     snprintf(epoch, sizeof epoch, "%lld", (long long)(t->step / t->ipe));
     const char *meta[] = {"step", step, "epoch", epoch, "seed", seed, "masks", t->cfg.masks,
-                          "loss", t->cfg.loss, "train_seconds", secs};
-    return ij_checkpoint_save(&t->model, path, ex, 2, meta, 6);
+                          "loss", t->cfg.loss, "train_seconds", secs,
+                          "use_bfloat16", t->model.bf16 ? "true" : "false",
+                          "matmul_path", t->model.bf16 ? ij_bf16_path_name(t->model.bf16) : "float32"};
+    return ij_checkpoint_save(&t->model, path, ex, 2, meta, 8);
 }
 
 int ij_trainer_load(IjTrainer *t, const char *path)
