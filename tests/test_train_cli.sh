@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `ijepa train` end to end on Fashion-MNIST with a tiny model:
-#  - 8 steps in one go and 4 + resume 4 give bit-identical checkpoints;
+#  - 8 steps in one go and 4 + resume 4 give bit-identical checkpoints (float32 and --bf16);
 #  - a diverging run stops with a one-line error and keeps its last checkpoint;
 #  - bad options and bad config files are one-line errors with a non-zero exit.
 set -uo pipefail
@@ -52,6 +52,29 @@ grep -q '"loss"' "$dir/full/metrics.jsonl" && grep -q '"images_per_s"' "$dir/ful
 # the saved configuration reproduces the run
 "$ij" train --config "$dir/full/config.yaml" --out "$dir/again" --steps 8 > /dev/null 2>&1 || fail "rerun from config.yaml"
 same_tensors "$dir/full/checkpoint.safetensors" "$dir/again/checkpoint.safetensors" || fail "rerun from config.yaml differs"
+
+# bf16 operands (--bf16): resumable bit for bit, the same on 1 and 2 threads, saved in config.yaml and
+# the checkpoint's metadata, different from float32 (the operands really are rounded), and the same on
+# the emulated and the AVX512_BF16 path where the CPU has it (they sum the same pairs in the same order)
+"$ij" train "${tiny[@]}" --bf16 --steps 8 --out "$dir/bf" > "$dir/bf.log" 2>&1 || fail "bf16 run: $(tail -n 3 "$dir/bf.log")"
+grep -q "^matrix products: bf16 operands" "$dir/bf.log" || fail "bf16 run does not say so: $(grep '^matrix' "$dir/bf.log")"
+grep -q "use_bfloat16: true" "$dir/bf/config.yaml" || fail "config.yaml lacks use_bfloat16: true"
+grep -aq '"use_bfloat16":"true"' "$dir/bf/checkpoint.safetensors" || fail "checkpoint metadata lacks use_bfloat16"
+"$ij" train "${tiny[@]}" --bf16 --steps 4 --out "$dir/bfhalf" > /dev/null 2>&1 || fail "bf16 first half"
+"$ij" train --resume "$dir/bfhalf" --steps 8 > /dev/null 2>&1 || fail "bf16 resume"
+same_tensors "$dir/bf/checkpoint.safetensors" "$dir/bfhalf/checkpoint.safetensors" || fail "bf16: 4 + resume 4 differs from 8"
+"$ij" train "${tiny[@]}" --bf16 --threads 1 --steps 8 --out "$dir/bfone" > /dev/null 2>&1 || fail "bf16 1 thread"
+same_tensors "$dir/bf/checkpoint.safetensors" "$dir/bfone/checkpoint.safetensors" || fail "bf16: 1 and 2 threads differ"
+same_tensors "$dir/bf/checkpoint.safetensors" "$dir/full/checkpoint.safetensors" && fail "bf16 and float32 runs are identical"
+IJEPA_BF16_PATH=emulated "$ij" train "${tiny[@]}" --bf16 --steps 8 --out "$dir/bfemu" > "$dir/bfemu.log" 2>&1 || fail "emulated bf16 run"
+grep -q "^matrix products: bf16 operands, float32 sums: emulated" "$dir/bfemu.log" || fail "IJEPA_BF16_PATH=emulated not taken"
+if "$ij" info | grep -q "^bf16 (--bf16): AVX512_BF16"; then
+    same_tensors "$dir/bf/checkpoint.safetensors" "$dir/bfemu/checkpoint.safetensors" ||
+        fail "bf16: the emulated and the AVX512_BF16 path give different checkpoints"
+fi
+IJEPA_BF16_PATH=fp8 "$ij" train "${tiny[@]}" --bf16 --steps 1 --out "$dir/bfbad" > /dev/null 2> "$dir/bfbad.err" &&
+    fail "IJEPA_BF16_PATH=fp8 accepted"
+[ "$(wc -l < "$dir/bfbad.err")" = 1 ] && grep -q "IJEPA_BF16_PATH" "$dir/bfbad.err" || fail "bad path message: $(cat "$dir/bfbad.err")"
 
 # divergence: a huge learning rate makes the loss non-finite
 "$ij" train "${tiny[@]}" --start-lr 1e9 --lr 1e9 --checkpoint-every 1 --steps 8 --out "$dir/nan" > "$dir/nan.out" 2> "$dir/nan.err"
