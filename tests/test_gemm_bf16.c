@@ -162,6 +162,8 @@ int main(void)
     }
     check_rows(&r, 30, 600, 530, 1); /* N past one block of columns, K over three blocks */
     check_rows(&r, 17, 96, 301, 0);
+    check_rows(&r, 14, 64, 64, 1);    /* whole panels and whole blocks of 32 k: the packing's transposes only */
+    check_rows(&r, 9, 96, 100, 1);    /* transposes, then the pairs past the last block of 32 */
     check_at(&r, 20, 40, 7);
     check_at(&r, 48, 96, 200);   /* K in two halves */
     check_at(&r, 37, 33, 131);   /* odd K, partial panels and tiles */

@@ -22,7 +22,7 @@
 #define NR IJ_GEMM_BF16_NR
 #define GEMM_KC 256 /* K block of the row products: an even number of rows */
 #define GEMM_NC 512
-#define AT_KC 32    /* rows of K per block of the weight gradients (the split's halves are cut at multiples) */
+#define AT_KC 64    /* rows of K per block of the weight gradients (even: the split's halves are cut at multiples of 32) */
 #define MR_MAX 16
 
 typedef uint16_t __attribute__((may_alias)) u16_alias;
@@ -34,16 +34,52 @@ static inline uint32_t pair_of(float lo, float hi)
     return (uint32_t)ij_bf16_from_float(lo) | (uint32_t)ij_bf16_from_float(hi) << 16;
 }
 
+#if IJ_GEMM_NR && VW == 16
+/* The float32 bits u rounded to bf16 (to nearest even) in their upper 16 bits, the lower 16 bits
+ * garbage; a NaN stays a NaN (ij_bf16_from_float's rule, lane by lane). */
+static inline __m512i round_hi(__m512i u)
+{
+    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                                                     _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                            _mm512_set1_epi32(0x7f800000));
+    return _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(u, _mm512_set1_epi32(0x00400000)));
+}
+
+/* 32 consecutive floats as 16 pairs */
+static inline __m512i pairs16(const float *src)
+{
+    __m512i a = _mm512_srli_epi32(round_hi(_mm512_loadu_si512((const void *)src)), 16);
+    __m512i b = _mm512_srli_epi32(round_hi(_mm512_loadu_si512((const void *)(src + 16))), 16);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(a)), _mm512_cvtepi32_epi16(b), 1);
+}
+#endif
+
 void bf16_pair_rows(uint32_t *dst, const float *r0, const float *r1, int n, int n_pad)
 {
+#if IJ_GEMM_NR && VW == 16
+    int j = 0;
+    const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
+    if (r1)
+        for (; j + 16 <= n; j += 16) {
+            __m512i lo = _mm512_srli_epi32(round_hi(_mm512_loadu_si512((const void *)(r0 + j))), 16);
+            __m512i up = _mm512_and_si512(round_hi(_mm512_loadu_si512((const void *)(r1 + j))), hi);
+            _mm512_storeu_si512((void *)(dst + j), _mm512_or_si512(lo, up));
+        }
+    else
+        for (; j + 16 <= n; j += 16)
+            _mm512_storeu_si512((void *)(dst + j),
+                                _mm512_srli_epi32(round_hi(_mm512_loadu_si512((const void *)(r0 + j))), 16));
+    dst += j, r0 += j, r1 = r1 ? r1 + j : NULL, n -= j, n_pad -= j;
+#endif
     if (r1) {
 #pragma omp simd
-        for (int j = 0; j < n; j++) dst[j] = pair_of(r0[j], r1[j]);
+        for (int i = 0; i < n; i++) dst[i] = pair_of(r0[i], r1[i]);
     } else {
 #pragma omp simd
-        for (int j = 0; j < n; j++) dst[j] = ij_bf16_from_float(r0[j]);
+        for (int i = 0; i < n; i++) dst[i] = ij_bf16_from_float(r0[i]);
     }
-    for (int j = n; j < n_pad; j++) dst[j] = 0;
+    for (int i = n; i < n_pad; i++) dst[i] = 0;
 }
 
 /* n consecutive values as ceil(n/2) pairs (the last one's high half zero when n is odd). */
@@ -67,23 +103,42 @@ void gemm_bf16_pack_w(uint32_t *wp, const float *w, int K, int N)
     }
 }
 
+/* The pairs k0/2 .. of column j of a panel from w's row (K floats): ceil((K - k0) / 2) pairs, K - k0
+ * rounded values in pieces through a stack buffer. */
+static void pack_column(uint32_t *dst, const float *row, int K, int k0, int j)
+{
+    uint32_t buf[512];
+    for (; k0 < K; k0 += 1024) {
+        int n = K - k0 < 1024 ? K - k0 : 1024;
+        round_row(buf, row + k0, n);
+        for (int kk = 0; kk < (n + 1) / 2; kk++) dst[(size_t)(k0 / 2 + kk) * NR + j] = buf[kk];
+    }
+}
+
 void gemm_bf16_pack_wt(uint32_t *wp, const float *w, int N, int K)
 {
     const int KP = (K + 1) / 2;
-    static _Thread_local uint32_t *row;
-    static _Thread_local int row_cap;
-    if (KP > row_cap) { /* grows once per larger K */
-        free(row);
-        row_cap = KP;
-        row = ij_malloc(sizeof(uint32_t) * (size_t)row_cap);
-    }
     for (int p = 0; p * NR < N; p++) {
         uint32_t *dst = wp + (size_t)p * KP * NR;
-        for (int j = 0; j < NR; j++) {
+        int k = 0;
+#if IJ_GEMM_NR && VW == 16
+        if (N - p * NR >= NR) /* a full panel: 16 x 16 blocks of pairs transposed in registers */
+            for (; k + 32 <= K; k += 32)
+                for (int j0 = 0; j0 < NR; j0 += 16) {
+                    vf r[16];
+#pragma GCC unroll 16
+                    for (int i = 0; i < 16; i++)
+                        r[i] = _mm512_castsi512_ps(pairs16(w + (size_t)(p * NR + j0 + i) * K + k));
+                    vtranspose(r);
+#pragma GCC unroll 16
+                    for (int c = 0; c < 16; c++) vstore((float *)(dst + (size_t)(k / 2 + c) * NR + j0), r[c]);
+                }
+#endif
+        for (int j = 0; j < NR; j++) { /* the rest: columns past N are zero */
             int n = p * NR + j;
-            if (n < N) round_row(row, w + (size_t)n * K, K);
-            else memset(row, 0, sizeof(uint32_t) * (size_t)KP);
-            for (int kk = 0; kk < KP; kk++) dst[(size_t)kk * NR + j] = row[kk];
+            if (n < N) pack_column(dst, w + (size_t)n * K, K, k, j);
+            else
+                for (int kk = k / 2; kk < KP; kk++) dst[(size_t)kk * NR + j] = 0;
         }
     }
 }
@@ -310,25 +365,27 @@ void gemm_bf16_rows(IjBf16Path path, float *C, int ldc, const float *A, int lda,
     }
 }
 
+/* What at_pairs_bf16 needs besides the operands: the tile runner, and per thread a buffer for one
+ * block of rounded pairs (allocated by the calling thread: buffers made inside the parallel region
+ * would belong to the pool's threads). */
+typedef struct {
+    const Kern *kr;
+    uint32_t *buf;
+    size_t per_thread;
+} AtCtx;
+
 /* gemm_at_acc_split's pairs [first, last): per block of AT_KC rows of K, the columns of A that the
- * thread's row tiles read and all of B rounded into pairs of rows (thread-local buffers), then the
- * tiles over them. */
+ * thread's row tiles read and all of B rounded into pairs of rows, then the tiles over them. */
 static void at_pairs_bf16(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K,
                           int first, int last, int add, void *ctx)
 {
-    const Kern *kr = ctx;
+    const AtCtx *x = ctx;
+    const Kern *kr = x->kr;
     const int mr = kr->mr, npanels = (N + NR - 1) / NR, Np = npanels * NR;
     const int t0 = first / npanels, t1 = (last - 1) / npanels;
     const int c0 = t0 * mr, c1 = (t1 + 1) * mr < M ? (t1 + 1) * mr : M, mc = (t1 - t0 + 1) * mr;
-    static _Thread_local uint32_t *buf;
-    static _Thread_local size_t cap;
-    size_t need = (size_t)(AT_KC / 2) * ((size_t)mc + (size_t)Np);
-    if (need > cap) { /* grows once per larger shape */
-        free(buf);
-        cap = need;
-        buf = ij_alloc_aligned(sizeof(uint32_t) * cap);
-    }
-    uint32_t *ap = buf, *bp = buf + (size_t)(AT_KC / 2) * mc;
+    uint32_t *ap = x->buf + (size_t)omp_get_thread_num() * x->per_thread, *bp = ap + (size_t)(AT_KC / 2) * mc;
+    IJ_ASSERT((size_t)(AT_KC / 2) * ((size_t)mc + (size_t)Np) <= x->per_thread);
     for (int k0 = 0; k0 < K; k0 += AT_KC) {
         int kn = K - k0 < AT_KC ? K - k0 : AT_KC, kp = (kn + 1) / 2;
         for (int kk = 0; kk < kp; kk++) {
@@ -349,6 +406,18 @@ static void at_pairs_bf16(float *C, int ldc, const float *A, int lda, const floa
 void gemm_bf16_at_acc(IjBf16Path path, float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M,
                       int N, int K)
 {
+    static _Thread_local uint32_t *buf;
+    static _Thread_local size_t cap;
     const Kern *kr = kern_of(path);
-    gemm_at_acc_split(at_pairs_bf16, (void *)kr, kr->mr, NR, C, ldc, A, lda, B, ldb, M, N, K);
+    const int mr = kr->mr, threads = omp_get_max_threads();
+    /* a thread's row tiles span at most all of M's, rounded up to whole tiles */
+    size_t per_thread = (size_t)(AT_KC / 2) * ((size_t)(M + mr - 1) / mr * mr + (size_t)(N + NR - 1) / NR * NR);
+    per_thread = (per_thread + 15) & ~(size_t)15;
+    if (per_thread * (size_t)threads > cap) { /* grows once per larger shape */
+        free(buf);
+        cap = per_thread * (size_t)threads;
+        buf = ij_alloc_aligned(sizeof(uint32_t) * cap);
+    }
+    AtCtx x = {kr, buf, per_thread};
+    gemm_at_acc_split(at_pairs_bf16, &x, mr, NR, C, ldc, A, lda, B, ldb, M, N, K);
 }

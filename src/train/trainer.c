@@ -23,14 +23,12 @@ int ij_trainer_init(IjTrainer *t, const IjTrainConfig *cfg, const IjImageSet *da
     if (data->count < cfg->batch_size)
         return ij_error("%s: %d images are fewer than one batch of %d", data->source, data->count,
                         cfg->batch_size);
+    IjBf16Path bf16 = IJ_BF16_OFF;
+    if (cfg->use_bfloat16 && ij_bf16_path_choose(&bf16)) return -1;
     if (ij_model_init(&t->model, &t->mcfg, (uint64_t)cfg->seed)) return -1;
+    ij_model_set_bf16(&t->model, bf16);
     t->model.loss_kind = strcmp(cfg->loss, "l2") == 0 ? IJ_LOSS_L2 : IJ_LOSS_SMOOTH_L1;
     t->model.target_norm = cfg->target_norm;
-    if (cfg->use_bfloat16) {
-        IjBf16Path path;
-        if (ij_bf16_path_choose(&path)) return -1;
-        ij_model_set_bf16(&t->model, path);
-    }
     t->adam_m = ij_alloc_aligned(sizeof(float) * t->model.tab.n_total);
     t->adam_v = ij_alloc_aligned(sizeof(float) * t->model.tab.n_total);
 

@@ -1,9 +1,14 @@
 #!/usr/bin/python3
 """PyTorch baseline for `ijepa bench`: the same I-JEPA training step, batched the way the
-official release computes it (facebookresearch/ijepa), float32 on the CPU.
+official release computes it (facebookresearch/ijepa), float32 on the CPU, or with the official
+`use_bfloat16: true` (torch.autocast("cpu", dtype=torch.bfloat16) around the forward passes).
 
   /usr/bin/python3 tests/reference/bench_torch.py --config fmnist [--steps 5 --threads 1,2 --json OUT]
   /usr/bin/python3 tests/reference/bench_torch.py --config imagenet
+  VENV/bin/python tests/reference/bench_torch.py --config fmnist --precision both --also /usr/bin/python3
+      a current PyTorch (from PyPI, in a virtual environment) in float32 and with bf16 autocast, then the
+      same script under Debian's python3-torch (float32; --also-precision for more), then `ijepa bench`
+      in float32 and with --bf16; every figure in one table with the ratios.
 
 Then, unless --ijepa none, it runs `build/ijepa bench` (and `bench --embed`) on the same
 configuration and prints the ratios of the images/s and both peak memories, side by side.
@@ -147,13 +152,20 @@ def targets(tenc, images, tgt):
     return gather(h.repeat(T, 1, 1), tgt.reshape(T * B, Kt))
 
 
-def train_step(enc, pred, tenc, opt, images, ctx, tgt, tm):
+def autocast(precision):
+    """The official training loop's `torch.cuda.amp.autocast(dtype=torch.bfloat16, enabled=use_bfloat16)`,
+    on the CPU."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def train_step(enc, pred, tenc, opt, images, ctx, tgt, tm, precision="fp32"):
     t0 = time.perf_counter()
-    target = targets(tenc, images, tgt)
-    t1 = time.perf_counter()
-    z = encode_context(enc, images, ctx)
-    t2 = time.perf_counter()
-    loss = F.smooth_l1_loss(predict(pred, z, ctx, tgt), target, beta=1.0)
+    with autocast(precision):
+        target = targets(tenc, images, tgt)
+        t1 = time.perf_counter()
+        z = encode_context(enc, images, ctx)
+        t2 = time.perf_counter()
+        loss = F.smooth_l1_loss(predict(pred, z, ctx, tgt), target, beta=1.0)
     t3 = time.perf_counter()
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -193,7 +205,7 @@ def peak_rss_mib():
 
 
 # ---------------------------------------------------------------- benchmark
-def bench_train(cfg, threads, steps, warmup):
+def bench_train(cfg, threads, steps, warmup, precision="fp32"):
     torch.set_num_threads(threads)
     enc, pred, tenc = build(cfg)
     opt = R.make_optimizer(enc, pred, LR, WD)       # two groups: decay (ndim>1, no bias) / none
@@ -206,20 +218,20 @@ def bench_train(cfg, threads, steps, warmup):
     for s, (ctx, tgt) in enumerate(masks):
         if s == warmup:
             tm = {}
-        losses.append(train_step(enc, pred, tenc, opt, images, ctx, tgt, tm))
+        losses.append(train_step(enc, pred, tenc, opt, images, ctx, tgt, tm, precision))
         if s >= warmup:
             flops += step_flops(cfg, B, ctx.shape[1], tgt.shape[0], tgt.shape[2])
             kc, kt = kc + ctx.shape[1], kt + tgt.shape[0] * tgt.shape[2]
     total = sum(tm.values())
-    return {"threads": threads, "images_per_s": steps * B / total, "ms_per_step": 1e3 * total / steps,
-            "phase_ms": {k: 1e3 * v / steps for k, v in tm.items()}, "mask_sampling_ms": mask_ms,
+    return {"threads": threads, "precision": precision, "images_per_s": steps * B / total,
+            "ms_per_step": 1e3 * total / steps, "phase_ms": {k: 1e3 * v / steps for k, v in tm.items()}, "mask_sampling_ms": mask_ms,
             "context_tokens": kc / steps, "target_tokens": kt / steps,
             "gflop_per_image": flops / steps / B * 1e-9, "gflops": flops / total * 1e-9,
             "losses": losses, "peak_rss_mib": peak_rss_mib()}
 
 
 @torch.no_grad()
-def bench_embed(cfg, threads, steps, warmup):
+def bench_embed(cfg, threads, steps, warmup, precision="fp32"):
     torch.set_num_threads(threads)
     tenc = build(cfg)[2].eval()
     B = cfg["embed_batch"]
@@ -230,10 +242,11 @@ def bench_embed(cfg, threads, steps, warmup):
     total = 0.0
     for s in range(warmup + steps):
         t0 = time.perf_counter()
-        tenc(images).mean(1)                          # last layer, average-pooled
+        with autocast(precision):
+            tenc(images).mean(1)                      # last layer, average-pooled
         if s >= warmup:
             total += time.perf_counter() - t0
-    return {"threads": threads, "batch": B, "images_per_s": steps * B / total,
+    return {"threads": threads, "precision": precision, "batch": B, "images_per_s": steps * B / total,
             "ms_per_batch": 1e3 * total / steps, "gflops": steps * flops / total * 1e-9,
             "peak_rss_mib": peak_rss_mib()}
 
@@ -316,26 +329,33 @@ def run_ijepa(binary, args):
             "fraction_of_peak": grab(r"; ([0-9]+)% of peak"), "peak_rss_mib": grab(r"^peak resident memory: ([0-9]+) MiB")}
 
 
-def side_by_side(binary, cfg, best, emb):
-    """ijepa.c's training step (and feature extraction) on the same configuration, right after PyTorch's,
-    with the ratios of the images/s."""
+def side_by_side(binary, cfg, torch_runs, bf16):
+    """ijepa.c's training step (and feature extraction), float32 and with --bf16, on the same configuration
+    right after PyTorch's; every PyTorch figure (torch_runs: label -> {"train", "embed"}) and the ratios."""
     base = ijepa_args(cfg)
-    ours = {"train": run_ijepa(binary, base + ["--batch-size", str(cfg["batch"])])}
-    if emb:
-        ours["embed"] = run_ijepa(binary, base + ["--embed", "--batch-size", str(cfg["embed_batch"])])
-    print("side by side (PyTorch above, then `%s`):" % ours["train"]["command"])
-    t = ours["train"]
-    t["ratio"] = t["images_per_s"] / best["images_per_s"]
-    print("  training: ijepa.c %.1f images/s (%.0f%% of its sgemm peak), PyTorch at its best (%d thread(s)) %.1f: "
-          "%.2fx; peak RSS %.0f vs %.0f MiB" % (t["images_per_s"], t["fraction_of_peak"], best["threads"],
-                                                best["images_per_s"], t["ratio"], t["peak_rss_mib"],
-                                                best["peak_rss_mib"]))
-    if emb:
-        e = ours["embed"]
-        e["ratio"] = e["images_per_s"] / emb["images_per_s"]
-        print("  feature extraction: ijepa.c %.1f images/s (%.0f%% of its sgemm peak), PyTorch at its best (%d "
-              "thread(s), no grad) %.1f: %.2fx" % (e["images_per_s"], e["fraction_of_peak"], emb["threads"],
-                                                    emb["images_per_s"], e["ratio"]))
+    ours = {}
+    for prec in ["fp32"] + (["bf16"] if bf16 else []):
+        flag = ["--bf16"] if prec == "bf16" else []
+        ours[prec] = {"train": run_ijepa(binary, base + flag + ["--batch-size", str(cfg["batch"])])}
+        if cfg["embed_batch"] > 0:
+            ours[prec]["embed"] = run_ijepa(binary, base + flag + ["--embed", "--batch-size", str(cfg["embed_batch"])])
+    print("side by side (images/s; PyTorch at its best thread setting; ijepa.c: `%s` [--bf16]):" %
+          ours["fp32"]["train"]["command"])
+    for kind in ("train", "embed"):
+        if kind == "embed" and cfg["embed_batch"] <= 0:
+            continue
+        print("  %s:" % ("training" if kind == "train" else "feature extraction"))
+        for label, r in torch_runs.items():
+            if kind in r:
+                print("    %-40s %8.1f  (%d thread(s)%s)" % (label, r[kind]["images_per_s"], r[kind]["threads"],
+                                                            ", peak RSS %.0f MiB" % r[kind]["peak_rss_mib"]))
+        for prec, o in ours.items():
+            t = o[kind]
+            ratios = ", ".join("%.2fx %s" % (t["images_per_s"] / r[kind]["images_per_s"], label)
+                               for label, r in torch_runs.items() if kind in r)
+            print("    %-40s %8.1f  (%.0f%% of its %s peak, peak RSS %.0f MiB): %s" %
+                  ("ijepa.c " + ("float32" if prec == "fp32" else "--bf16"), t["images_per_s"],
+                   t["fraction_of_peak"], "sgemm" if prec == "fp32" else "bf16", t["peak_rss_mib"], ratios))
     return ours
 
 
@@ -345,6 +365,12 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--precision", choices=["fp32", "bf16", "both"], default="fp32",
+                    help="PyTorch in float32, with bf16 autocast (the official use_bfloat16), or both; "
+                         "with bf16, ijepa.c also runs with --bf16")
+    ap.add_argument("--also", help="another Python (e.g. /usr/bin/python3 with Debian's torch): runs this "
+                                   "script there too (--also-precision) and shows its figures beside")
+    ap.add_argument("--also-precision", choices=["fp32", "bf16", "both"], default="fp32")
     ap.add_argument("--embed-batch", type=int, default=None, help="0 skips feature extraction")
     ap.add_argument("--json")
     ap.add_argument("--ijepa", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
@@ -359,33 +385,48 @@ def main():
     if a.embed_batch is not None:
         cfg["embed_batch"] = a.embed_batch
     threads = [int(t) for t in a.threads.split(",")]
-    print("torch %s, float32, config %s: %s" % (torch.__version__, a.config, cfg))
-    runs = []
-    for th in threads:
-        r = bench_train(cfg, th, a.steps, a.warmup)
-        runs.append(r)
-        print("train, %d thread(s): %.1f images/s, %.1f ms/step, %.3f GFLOP/image, %.1f GFLOP/s, "
-              "%.1f context + %.1f target tokens/image, peak RSS %.0f MiB" %
-              (th, r["images_per_s"], r["ms_per_step"], r["gflop_per_image"], r["gflops"],
-               r["context_tokens"], r["target_tokens"], r["peak_rss_mib"]))
-        print("  ms/step: " + " | ".join("%s %.1f" % kv for kv in r["phase_ms"].items()) +
-              " (mask sampling, untimed: %.1f)" % r["mask_sampling_ms"])
-        print("  losses: " + " ".join("%.5f" % v for v in r["losses"]))
-    best = max(runs, key=lambda r: r["images_per_s"])
-    out = {"config": a.config, "model": cfg, "torch": torch.__version__, "train": best, "train_all": runs}
-    if cfg["embed_batch"] > 0:
-        emb = max((bench_embed(cfg, th, a.steps, a.warmup) for th in threads), key=lambda r: r["images_per_s"])
-        out["embed"] = emb
-        print("embed (target encoder, no grad, batch %d, %d thread(s)): %.1f images/s, %.1f ms/batch, "
-              "%.1f GFLOP/s, peak RSS %.0f MiB" % (emb["batch"], emb["threads"], emb["images_per_s"],
-                                                    emb["ms_per_batch"], emb["gflops"], emb["peak_rss_mib"]))
-    out["sgemm_peak_gflops"] = sgemm_peak(best["threads"])
-    print("best train: %d thread(s), %.1f images/s, %.1f GFLOP/s; torch sgemm 2048^3 peak %.1f GFLOP/s" %
-          (best["threads"], best["images_per_s"], best["gflops"], out["sgemm_peak_gflops"]))
+    precisions = ["fp32", "bf16"] if a.precision == "both" else [a.precision]
+    print("torch %s, config %s: %s" % (torch.__version__, a.config, cfg))
+    out = {"config": a.config, "model": cfg, "torch": torch.__version__, "runs": {}}
+    for prec in precisions:
+        runs = []
+        for th in threads:
+            r = bench_train(cfg, th, a.steps, a.warmup, prec)
+            runs.append(r)
+            print("train %s, %d thread(s): %.1f images/s, %.1f ms/step, %.3f GFLOP/image, %.1f GFLOP/s, "
+                  "%.1f context + %.1f target tokens/image, peak RSS %.0f MiB" %
+                  (prec, th, r["images_per_s"], r["ms_per_step"], r["gflop_per_image"], r["gflops"],
+                   r["context_tokens"], r["target_tokens"], r["peak_rss_mib"]))
+            print("  ms/step: " + " | ".join("%s %.1f" % kv for kv in r["phase_ms"].items()) +
+                  " (mask sampling, untimed: %.1f)" % r["mask_sampling_ms"])
+            print("  losses: " + " ".join("%.5f" % v for v in r["losses"]))
+        res = {"train": max(runs, key=lambda r: r["images_per_s"]), "train_all": runs}
+        if cfg["embed_batch"] > 0:
+            emb = max((bench_embed(cfg, th, a.steps, a.warmup, prec) for th in threads),
+                      key=lambda r: r["images_per_s"])
+            res["embed"] = emb
+            print("embed %s (target encoder, no grad, batch %d, %d thread(s)): %.1f images/s, %.1f ms/batch, "
+                  "%.1f GFLOP/s, peak RSS %.0f MiB" % (prec, emb["batch"], emb["threads"], emb["images_per_s"],
+                                                        emb["ms_per_batch"], emb["gflops"], emb["peak_rss_mib"]))
+        out["runs"]["PyTorch %s %s" % (torch.__version__.split("+")[0], "float32" if prec == "fp32" else
+                                       "bf16 autocast")] = res
+    out["sgemm_peak_gflops"] = sgemm_peak(max(threads))
+    print("torch sgemm 2048^3 peak (%d threads) %.1f GFLOP/s" % (max(threads), out["sgemm_peak_gflops"]))
+    if a.also:
+        tmp = (a.json or "bench_torch") + ".also.json"
+        cmd = [a.also, os.path.abspath(__file__), "--config", a.config, "--steps", str(a.steps), "--warmup",
+               str(a.warmup), "--threads", a.threads, "--precision", a.also_precision, "--ijepa", "none",
+               "--json", tmp] + (["--embed-batch", str(cfg["embed_batch"])] if a.embed_batch is not None else [])
+        print("running %s" % " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+        with open(tmp) as f:
+            also = json.load(f)
+        os.remove(tmp)
+        out["runs"].update(also["runs"])
     if a.ijepa != "none":
         if not os.path.exists(a.ijepa):
             sys.exit("bench_torch.py: %s not found (build it with make, or pass --ijepa PATH or none)" % a.ijepa)
-        out["ijepa"] = side_by_side(a.ijepa, cfg, best, out.get("embed"))
+        out["ijepa"] = side_by_side(a.ijepa, cfg, out["runs"], "bf16" in precisions)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)
