@@ -351,10 +351,19 @@ void gemm_bf16_rows(IjBf16Path path, float *C, int ldc, const float *A, int lda,
         for (int n0 = 0; n0 < N; n0 += GEMM_NC) {
             int nn = N - n0 < GEMM_NC ? N - n0 : GEMM_NC;
             for (int i = 0; i < M; i += mr) {
-                int m = M - i < mr ? M - i : mr;
+                int m = M - i < mr ? M - i : mr, next = M - i - m < mr ? M - i - m : mr;
+                int npanels = (nn + NR - 1) / NR, per_panel = next > 0 ? (next + npanels - 1) / npanels : 0;
                 for (int r = 0; r < m; r++) round_row(abuf + (size_t)r * kp, A + (size_t)(i + r) * lda + k0, kn);
-                for (int j = 0; j < nn; j += NR) {
+                for (int j = 0, p = 0; j < nn; j += NR, p++) {
                     int n = nn - j < NR ? nn - j : NR, col = n0 + j;
+                    /* the next tile's rows of A (this block of K) and of C go into L2 meanwhile, spread
+                     * over this tile's panels (as gemm.c's gemm_block) */
+                    for (int r = p * per_panel; r < (p + 1) * per_panel && r < next; r++) {
+                        const char *a = (const char *)(A + (size_t)(i + m + r) * lda + k0);
+                        const char *c = (const char *)(C + (size_t)(i + m + r) * ldc + n0);
+                        for (size_t l = 0; l < sizeof(float) * (size_t)kn; l += 64) __builtin_prefetch(a + l, 0, 2);
+                        for (size_t l = 0; l < sizeof(float) * (size_t)nn; l += 64) __builtin_prefetch(c + l, 1, 2);
+                    }
                     const uint32_t *bp = wp + (size_t)(col / NR) * panel_stride + (size_t)(k0 / 2) * NR;
                     kr->rows(m, C + (size_t)i * ldc + col, ldc, abuf, kp, bp, NR, kp, n, bias ? bias + col : NULL,
                              R ? R + (size_t)i * ldr + col : NULL, ldr, k0 > 0, Sk ? Sk + (size_t)i * lds + col : NULL,
@@ -394,7 +403,20 @@ static void at_pairs_bf16(float *C, int ldc, const float *A, int lda, const floa
             bf16_pair_rows(ap + (size_t)kk * mc, a0, odd ? a0 + lda : NULL, c1 - c0, mc);
             bf16_pair_rows(bp + (size_t)kk * Np, b0, odd ? b0 + ldb : NULL, N, Np);
         }
+        /* the next block's rows of A (the thread's columns) and B come from memory: their lines go into
+         * L2 meanwhile, spread over this block's pairs (as gemm.c's at_pairs) */
+        int k1 = k0 + kn, kn1 = K - k1 < AT_KC ? K - k1 : AT_KC;
+        size_t la = (size_t)(c1 - c0) * sizeof(float) / 64 + 1, lb = (size_t)N * sizeof(float) / 64 + 1;
+        size_t lines = kn1 > 0 ? (size_t)kn1 * (la + lb) : 0, done = 0, npair = (size_t)(last - first);
+        size_t per_pair = (lines + npair - 1) / npair;
         for (int pair = first; pair < last; pair++) {
+            for (size_t l = done; l < done + per_pair && l < lines; l++) {
+                size_t row = l / (la + lb), at = l % (la + lb);
+                const char *p = at < la ? (const char *)(A + (size_t)(k1 + row) * lda + c0) + at * 64
+                                        : (const char *)(B + (size_t)(k1 + row) * ldb) + (at - la) * 64;
+                __builtin_prefetch(p, 0, 2);
+            }
+            done += per_pair;
             int i = pair / npanels * mr, j = pair % npanels * NR;
             int m = M - i < mr ? M - i : mr, n = N - j < NR ? N - j : NR;
             kr->rows_t(m, C + (size_t)i * ldc + j, ldc, ap + (i - c0), mc, bp + j, Np, kp, n, NULL, NULL, 0,
