@@ -1,5 +1,6 @@
 /* gemm.c: register-tiled products (see gemm.h). */
 #include "kernels/gemm.h"
+#include "kernels/gemm_tile.h"
 #include "kernels/simd.h"
 
 #include "core/error.h"
@@ -79,7 +80,6 @@ static inline __attribute__((always_inline)) void tile(const int m, float *C, in
     vf c0[MR], c1[MR];
 #pragma GCC unroll 16
     for (int r = 0; r < m; r++) c0[r] = c1[r] = vzero();
-    if (add) bias = NULL, R = C, ldr = ldc;
     for (int k = 0; k < K; k++) {
         vf b0 = vload(b + (size_t)k * ldb), b1 = vload(b + (size_t)k * ldb + VW);
 #pragma GCC unroll 16
@@ -89,28 +89,7 @@ static inline __attribute__((always_inline)) void tile(const int m, float *C, in
             c1[r] = vfma(a, b1, c1[r]);
         }
     }
-    if (n == NR) {
-        vf z0 = bias ? vload(bias) : vzero(), z1 = bias ? vload(bias + VW) : vzero();
-#pragma GCC unroll 16
-        for (int r = 0; r < m; r++) {
-            vf v0 = vadd(c0[r], z0), v1 = vadd(c1[r], z1);
-            if (R) v0 = vadd(v0, vload(R + (size_t)r * ldr)), v1 = vadd(v1, vload(R + (size_t)r * ldr + VW));
-            if (S) v0 = vmul(v0, vload(S + (size_t)r * lds)), v1 = vmul(v1, vload(S + (size_t)r * lds + VW));
-            vstore(C + (size_t)r * ldc, v0);
-            vstore(C + (size_t)r * ldc + VW, v1);
-        }
-        return;
-    }
-    float t[NR];
-    for (int r = 0; r < m; r++) { /* the last panel's valid columns only */
-        vstore(t, c0[r]);
-        vstore(t + VW, c1[r]);
-        for (int j = 0; j < n; j++) {
-            float v = t[j] + (bias ? bias[j] : 0.0f);
-            v = R ? v + R[(size_t)r * ldr + j] : v;
-            C[(size_t)r * ldc + j] = S ? v * S[(size_t)r * lds + j] : v;
-        }
-    }
+    tile_store(m, c0, c1, C, ldc, n, bias, R, ldr, add, S, lds);
 }
 
 /* m <= MR rows: one full tile, or tiles of 8, 4, 2 and 1 rows (m < MR <= 16). */

@@ -13,20 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if IJ_GEMM_NR
-/* The calling thread's buffer for a packed weight matrix; grows once per larger shape, never in a
- * steady state. */
-static float *pack_scratch(size_t floats)
+/* The calling thread's buffer for a packed weight matrix (float32 or bf16 pairs); grows once per larger
+ * shape, never in a steady state. */
+static void *pack_scratch(size_t bytes)
 {
-    static _Thread_local float *buf;
+    static _Thread_local void *buf;
     static _Thread_local size_t cap;
-    if (floats > cap) {
+    if (bytes > cap) {
         free(buf);
-        buf = ij_alloc_aligned(sizeof(float) * floats);
-        cap = floats;
+        buf = ij_alloc_aligned(bytes);
+        cap = bytes;
     }
     return buf;
 }
+
+#if IJ_GEMM_NR
 
 /* C[M,N] = A[M,K] @ packed B (+ bias) on all threads: each takes a contiguous share of whole register
  * tiles of rows. A row's sums do not depend on the split, so neither does the result. */
@@ -50,7 +51,7 @@ static void product_on_threads(float *C, const float *A, const float *w, int tra
                                int N, int K)
 {
     double t0 = ij_work_begin();
-    float *wp = pack_scratch(gemm_packed_size(N, K));
+    float *wp = pack_scratch(sizeof(float) * gemm_packed_size(N, K));
     if (transposed) gemm_pack_wt(wp, w, N, K);
     else gemm_pack_w(wp, w, K, N);
     rows_on_threads(C, A, wp, bias, M, N, K);
@@ -58,25 +59,12 @@ static void product_on_threads(float *C, const float *A, const float *w, int tra
 }
 #endif
 
-/* The calling thread's buffer for a weight matrix packed into bf16 pairs; grows once per larger shape. */
-static uint32_t *pack_scratch_bf16(size_t pairs)
-{
-    static _Thread_local uint32_t *buf;
-    static _Thread_local size_t cap;
-    if (pairs > cap) {
-        free(buf);
-        buf = ij_alloc_aligned(sizeof(uint32_t) * pairs);
-        cap = pairs;
-    }
-    return buf;
-}
-
 /* product_on_threads with bf16 operands: w rounded into pairs once, the rows split over the threads. */
 static void product_on_threads_bf16(IjBf16Path bf16, float *C, const float *A, const float *w, int transposed,
                                     const float *bias, int M, int N, int K)
 {
     double t0 = ij_work_begin();
-    uint32_t *wp = pack_scratch_bf16(gemm_bf16_packed_size(N, K));
+    uint32_t *wp = pack_scratch(sizeof(uint32_t) * gemm_bf16_packed_size(N, K));
     if (transposed) gemm_bf16_pack_wt(wp, w, N, K);
     else gemm_bf16_pack_w(wp, w, K, N);
     const int tile = 16, tiles = (M + tile - 1) / tile;
