@@ -16,7 +16,7 @@ void opt_print_help(const Option *opts, int nopts, const char *usage)
         const Option *o = &opts[i];
         char left[64], def[64] = "";
         snprintf(left, sizeof left, "--%s%s", o->name,
-                 o->type == OPT_INT ? " N" : o->type == OPT_FLOAT ? " X" : o->type == OPT_STRING ? " S" : o->type == OPT_PAIR ? " A,B" : o->type == OPT_SWITCH ? " on|off" : "");
+                 o->type == OPT_INT ? " N" : o->type == OPT_FLOAT ? " X" : o->type == OPT_STRING ? " S" : o->type == OPT_PAIR ? " A,B" : o->type == OPT_SWITCH ? " [on|off]" : "");
         if (o->type == OPT_INT) snprintf(def, sizeof def, " (default %d)", *(int *)o->value);
         if (o->type == OPT_FLOAT) snprintf(def, sizeof def, " (default %g)", *(double *)o->value);
         if (o->type == OPT_PAIR)
