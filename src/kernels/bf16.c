@@ -48,28 +48,17 @@ int ij_bf16_path_choose(IjBf16Path *p)
 const char *ij_cpu_flags(void)
 {
     static char buf[256];
+    size_t len = 0;
     buf[0] = 0;
 #if defined(__x86_64__)
-    static const char *names[] = {"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512vnni", "avx512bf16",
-                                  "amx-bf16"};
     __builtin_cpu_init();
-    size_t len = 0;
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        int has = 0;
-        /* __builtin_cpu_supports takes string literals only */
-        switch (i) {
-        case 0: has = __builtin_cpu_supports("avx2"); break;
-        case 1: has = __builtin_cpu_supports("fma"); break;
-        case 2: has = __builtin_cpu_supports("avx512f"); break;
-        case 3: has = __builtin_cpu_supports("avx512bw"); break;
-        case 4: has = __builtin_cpu_supports("avx512vl"); break;
-        case 5: has = __builtin_cpu_supports("avx512vnni"); break;
-        case 6: has = __builtin_cpu_supports("avx512bf16"); break;
-        case 7: has = __builtin_cpu_supports("amx-bf16"); break;
-        }
-        if (has) len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", len ? " " : "", names[i]);
-    }
+    /* __builtin_cpu_supports takes string literals only: one line per flag */
+#define FLAG(name)                                                                                     \
+    if (__builtin_cpu_supports(name)) len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", len ? " " : "", name);
+    FLAG("avx2") FLAG("fma") FLAG("avx512f") FLAG("avx512bw") FLAG("avx512vl") FLAG("avx512vnni")
+    FLAG("avx512bf16") FLAG("amx-bf16")
+#undef FLAG
 #endif
-    if (!buf[0]) snprintf(buf, sizeof buf, "none of avx2, avx512f, avx512bf16");
+    if (!len) snprintf(buf, sizeof buf, "none of avx2, avx512f, avx512bf16");
     return buf;
 }
