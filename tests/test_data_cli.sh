@@ -6,7 +6,9 @@
 #  - a corrupt file inside a folder source is skipped with a warning naming it, or
 #    stops the run under --strict;
 #  - `bench --data` prints the loader's throughput and its ratio to training, and GFLOP/s per phase;
-#  - `probe` and `embed` refuse to invent a test split for tar shards.
+#  - `probe` and `embed` refuse to invent a test split for tar shards;
+#  - `probe` on class folders prints and writes the attentive probe for every row and the checkpoint's
+#    step, and `viz --what learning` draws learning.png from that probe.json.
 set -uo pipefail
 build=${1:-build}
 shard=../shared/data/cifar10/train-004.tar
@@ -73,5 +75,39 @@ grep -q "no test split.*--test-data" "$dir/err" || fail "probe error: $(cat "$di
 "$build/ijepa" embed --checkpoint "$dir/tiny.safetensors" --data "$shard" --split test --out "$dir/e" \
     > /dev/null 2> "$dir/err" && fail "embed --split test on shards succeeded"
 grep -q "no test split" "$dir/err" || fail "embed error: $(cat "$dir/err")"
+# probe with the attentive column on two small class folders cut from the shard (200 + 20 images per class: 1% of the labels must leave 2 per class)
+for c in airplane automobile bird cat deer dog frog horse ship truck; do
+    mkdir -p "$dir/ptr/$c" "$dir/pte/$c"
+    tar -tf "$shard" | grep "^$c/" | head -220 > "$dir/list"
+    tar -xf "$shard" -C "$dir" -T "$dir/list"
+    head -200 "$dir/list" | while read -r f; do mv "$dir/$f" "$dir/ptr/$c/"; done
+    tail -20 "$dir/list" | while read -r f; do mv "$dir/$f" "$dir/pte/$c/"; done
+done
+"$build/ijepa" probe --checkpoint "$dir/run-once-0/checkpoint.safetensors" --data "$dir/ptr" --test-data "$dir/pte" \
+    --attentive-epochs 2 --out "$dir/probe" > "$dir/log" 2>&1 || fail "probe on folders: $(tail -3 "$dir/log")"
+grep -q "| attentive (test) | attentive (val) |" "$dir/log" || fail "probe prints no attentive column"
+/usr/bin/python3 - "$dir/probe/probe.json" <<'PY' || fail "probe.json lacks the attentive probe or the step"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["step"] == 4, d["step"]
+assert [r["features"] for r in d["rows"]] == ["I-JEPA (target encoder)", "random-init encoder", "raw pixels"]
+for r in d["rows"]:
+    a = r["attentive"]
+    assert 0 <= a["test_acc"] <= 1 and a["epochs"] == 2 and a["ntrain"] == 2000 and a["ntest"] == 200, a
+    assert a["lr"] in [g["lr"] for g in a["lr_grid"]] and len(a["lr_grid"]) == 3, a
+PY
+"$build/ijepa" probe --checkpoint "$dir/run-once-0/checkpoint.safetensors" --data "$dir/ptr" --test-data "$dir/pte" \
+    --attentive off --baselines 0 --out "$dir/probe-off" > "$dir/log" 2>&1 || fail "probe --attentive off: $(tail -3 "$dir/log")"
+/usr/bin/python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['rows'][0]['attentive'] is None" \
+    "$dir/probe-off/probe.json" || fail "--attentive off still ran the attentive probe"
+"$build/ijepa" viz --run "$dir/run-once-0" --what learning --probes "$dir/probe/probe.json" > "$dir/log" 2>&1 ||
+    fail "viz --what learning: $(cat "$dir/log")"
+[ "$(head -c 4 "$dir/run-once-0/learning.png" | tail -c 3)" = "PNG" ] || fail "learning.png is not a PNG"
+"$build/ijepa" probe --checkpoint "$dir/tiny.safetensors" --data "$dir/ptr" --test-data "$dir/pte" --attentive off \
+    --baselines 0 --out "$dir/probe-nostep" > /dev/null 2>&1 || fail "probe of a bare checkpoint"
+"$build/ijepa" viz --run "$dir/run-once-0" --what learning --probes "$dir/probe-nostep/probe.json" \
+    > /dev/null 2> "$dir/err" && fail "viz --what learning accepted a probe without a step"
+grep -q "records no training step" "$dir/err" || fail "learning error: $(cat "$dir/err")"
+
 echo "test_data_cli: $fails failed"
 [ $fails -eq 0 ]

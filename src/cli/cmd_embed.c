@@ -61,7 +61,7 @@ int cmd_embed(int argc, char **argv)
         ij_error("%s: class folders / tar shards have no test split: pass the held-out data as --data", data);
         goto done;
     }
-    X = eval_embed(&m, w, &set, pool, batch, "embed");
+    X = eval_embed(&m, w, &set, pool, batch, "embed", NULL);
     if (!X) goto done;
     char path[1100];
     int64_t shape[2] = {set.count, ij_embed_dim(&m.cfg, pool)};

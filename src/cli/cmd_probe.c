@@ -21,7 +21,26 @@ static const char usage[] =
     "(L2 strength chosen on a validation split of the training set), k-NN (cosine, k=20,\n"
     "T=0.07) and 1-NN, and low-shot linear probes with 1% and 10% of the labels; beside it\n"
     "the same evaluations of raw pixels and of a random-init encoder of the same shape and\n"
-    "seed. Prints a table and writes probe.json, probe.md and the features (.npy) to --out.";
+    "seed. With --attentive (on by default) also an attentive probe on the final tokens (one\n"
+    "learned query cross-attending to them, then a linear layer; pixels: patches as tokens).\n"
+    "Prints a table and writes probe.json, probe.md and the features (.npy) to --out.";
+
+/* The attentive probe's settings (--attentive, --attentive-epochs, --attentive-max-gb). */
+typedef struct {
+    int on, epochs;
+    double max_gb;
+} AttnSettings;
+
+/* Whether tokens [n, T, D] of both splits fit in the memory allowed to them; says so when not. */
+static int tokens_fit(const AttnSettings *a, const char *name, size_t ntok, int D)
+{
+    double gb = (double)ntok * D * sizeof(float) / (1 << 30);
+    if (!a->on) return 0;
+    if (gb <= a->max_gb) return 1;
+    printf("%s: attentive probe skipped: its tokens would take %.1f GB (--attentive-max-gb %.1f)\n", name, gb,
+           a->max_gb);
+    return 0;
+}
 
 static int save_features(const char *dir, const char *name, const float *X, int n, int d)
 {
@@ -42,11 +61,13 @@ static int save_labels(const char *dir, const char *name, const int *y, int n)
 /* Embed train and test with one encoder, save the features, evaluate. */
 static int evaluate_encoder(IjReportRow *row, const char *name, const char *file, IjModel *m,
                             const IjEncoderW *w, const IjImageSet *tr, const IjImageSet *te,
-                            IjPool pool, int batch, const char *fdir, int C, int seed)
+                            IjPool pool, int batch, const char *fdir, int C, int seed, const AttnSettings *a)
 {
-    int d = ij_embed_dim(&m->cfg, pool), rc = -1;
-    float *Xtr = eval_embed(m, w, tr, pool, batch, name);
-    float *Xte = Xtr ? eval_embed(m, w, te, pool, batch, name) : NULL;
+    int d = ij_embed_dim(&m->cfg, pool), rc = -1, T = ij_num_patches(&m->cfg), D = m->cfg.embed_dim;
+    int attn = tokens_fit(a, name, (size_t)(tr->count + te->count) * T, D);
+    float *Ttr = NULL, *Tte = NULL;
+    float *Xtr = eval_embed(m, w, tr, pool, batch, name, attn ? &Ttr : NULL);
+    float *Xte = Xtr ? eval_embed(m, w, te, pool, batch, name, attn ? &Tte : NULL) : NULL;
     char fn[128];
     if (!Xte) goto out;
     snprintf(fn, sizeof fn, "%s_train", file);
@@ -55,10 +76,39 @@ static int evaluate_encoder(IjReportRow *row, const char *name, const char *file
     if (save_features(fdir, fn, Xte, te->count, d)) goto out;
     rc = ij_report_evaluate(row, name, Xtr, tr->labels, tr->count, Xte, te->labels, te->count, d, C,
                             (uint64_t)seed, eval_progress, (void *)name);
+    if (rc == 0 && attn)
+        rc = ij_report_attentive(row, Ttr, tr->labels, tr->count, Tte, te->labels, te->count, T, D, C,
+                                 (uint64_t)seed, a->epochs, eval_progress, (void *)name);
 out:
     free(Xtr);
     free(Xte);
+    free(Ttr);
+    free(Tte);
     return rc;
+}
+
+/* Raw pixels: the linear, k-NN and low-shot probes on whole images, the attentive probe on p x p patches. */
+static int evaluate_pixels(IjReportRow *row, const IjImageSet *tr, const IjImageSet *te, int p, const char *fdir,
+                           int C, int seed, const AttnSettings *a)
+{
+    const char *name = "raw pixels";
+    float *ptr = eval_pixels(tr), *pte = eval_pixels(te);
+    int d = tr->height * tr->width * tr->channels, T = (tr->height / p) * (tr->width / p), D = p * p * tr->channels;
+    int e = save_features(fdir, "pixels_train", ptr, tr->count, d) ||
+            save_features(fdir, "pixels_test", pte, te->count, d) ||
+            ij_report_evaluate(row, name, ptr, tr->labels, tr->count, pte, te->labels, te->count, d, C,
+                               (uint64_t)seed, eval_progress, (void *)name);
+    free(ptr);
+    free(pte);
+    if (!e && T > 0 && tokens_fit(a, name, (size_t)(tr->count + te->count) * T, D)) {
+        ptr = eval_pixel_patches(tr, p);
+        pte = eval_pixel_patches(te, p);
+        e = ij_report_attentive(row, ptr, tr->labels, tr->count, pte, te->labels, te->count, T, D, C,
+                                (uint64_t)seed, a->epochs, eval_progress, (void *)name);
+        free(ptr);
+        free(pte);
+    }
+    return e ? -1 : 0;
 }
 
 int cmd_probe(int argc, char **argv)
@@ -66,6 +116,7 @@ int cmd_probe(int argc, char **argv)
     const char *checkpoint = NULL, *data = "fashion-mnist", *encoder = "target", *pool_s = "last";
     const char *out = NULL, *test_data = NULL;
     int seed = -1, batch = 256, baselines = 1, bf16 = 0;
+    AttnSettings attn = {1, 20, 8.0};
     Option o[] = {
         {"checkpoint", OPT_STRING, &checkpoint, "safetensors checkpoint (a training run's, or a bare encoder)", 0, -1, NULL},
         {"data", OPT_STRING, &data, "labelled training data: fashion-mnist or IDX files (with their test split), or class folders / tar shards", 0, -1, NULL},
@@ -77,6 +128,9 @@ int cmd_probe(int argc, char **argv)
         {"batch", OPT_INT, &batch, "images per forward pass", 1, 65536, NULL},
         {"baselines", OPT_INT, &baselines, "1: also evaluate raw pixels and a random-init encoder", 0, 1, NULL},
         {"bf16", OPT_SWITCH, &bf16, "bf16 operands in the encoders' matrix products, float32 sums", 0, -1, NULL},
+        {"attentive", OPT_SWITCH, &attn.on, "attentive probe on the final tokens (pixels: patches as tokens)", 0, -1, NULL},
+        {"attentive-epochs", OPT_INT, &attn.epochs, "attentive probe: epochs of each fit (one per learning rate 3e-4, 1e-3, 3e-3, then the refit)", 1, 10000, NULL},
+        {"attentive-max-gb", OPT_FLOAT, &attn.max_gb, "attentive probe: most memory its tokens may take (else the column is left out, with a note)", 0, 1e6, NULL},
     };
     int rc = opt_parse(o, (int)(sizeof o / sizeof o[0]), argc, argv, 2, usage);
     if (rc) return rc < 0 ? -1 : 0;
@@ -128,6 +182,8 @@ int cmd_probe(int argc, char **argv)
         goto done;
     }
     int C = tr.num_classes > te.num_classes ? tr.num_classes : te.num_classes;
+    snprintf(rep.checkpoint, sizeof rep.checkpoint, "%s", checkpoint);
+    rep.step = eval_checkpoint_step(checkpoint);
     snprintf(rep.title, sizeof rep.title, "%s: %s encoder, %s pooling; %d train images of %s / %d test images%s%s",
              checkpoint, encoder, pool_s, tr.count, data, te.count, test_data ? " of " : "",
              test_data ? test_data : "");
@@ -136,24 +192,16 @@ int cmd_probe(int argc, char **argv)
         goto done;
     char name[64];
     snprintf(name, sizeof name, "I-JEPA (%s encoder)", encoder);
-    if (evaluate_encoder(&rep.rows[rep.nrows++], name, "ijepa", &m, w, &tr, &te, pool, batch, fdir, C, seed))
+    if (evaluate_encoder(&rep.rows[rep.nrows++], name, "ijepa", &m, w, &tr, &te, pool, batch, fdir, C, seed, &attn))
         goto done;
     if (baselines) {
         if (ij_model_init(&r, &m.cfg, (uint64_t)seed)) goto done;
         ij_model_set_bf16(&r, m.bf16);
         int e = evaluate_encoder(&rep.rows[rep.nrows++], "random-init encoder", "random", &r, &r.tenc,
-                                 &tr, &te, pool, batch, fdir, C, seed);
+                                 &tr, &te, pool, batch, fdir, C, seed, &attn);
         ij_model_free(&r);
         if (e) goto done;
-        float *ptr = eval_pixels(&tr), *pte = eval_pixels(&te);
-        int d = tr.height * tr.width * tr.channels;
-        e = save_features(fdir, "pixels_train", ptr, tr.count, d) ||
-            save_features(fdir, "pixels_test", pte, te.count, d) ||
-            ij_report_evaluate(&rep.rows[rep.nrows++], "raw pixels", ptr, tr.labels, tr.count, pte,
-                               te.labels, te.count, d, C, (uint64_t)seed, eval_progress, "raw pixels");
-        free(ptr);
-        free(pte);
-        if (e) goto done;
+        if (evaluate_pixels(&rep.rows[rep.nrows++], &tr, &te, m.cfg.patch_size, fdir, C, seed, &attn)) goto done;
     }
     ij_report_print(&rep);
     char path[1200];

@@ -17,28 +17,59 @@
 #include "train/train_config.h"
 
 #include <cblas.h>
+#include <glob.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
-    "usage: ijepa viz --run RUN_DIR [--what masks,pca,nearest,curves] [options]\n\n"
+    "usage: ijepa viz --run RUN_DIR [--what masks,pca,nearest,curves,learning] [options]\n\n"
     "Pictures of a run (its config.yaml and checkpoint.safetensors): masks.png (each masking\n"
     "strategy drawn over sample images), pca.png (first 3 principal components of the target\n"
     "encoder's patch features as RGB, beside the images), nearest.png (for the target patches\n"
     "of a few images, the training patch whose target feature is nearest to the predictor's\n"
-    "output) and curves.png (loss, online probe, collapse diagnostics). Written to --out.";
+    "output) and curves.png (loss, online probe, collapse diagnostics). Written to --out.\n"
+    "--what learning (not in the default set) draws learning.png: the linear, attentive and\n"
+    "k-NN test accuracies of `ijepa probe` runs on the run's checkpoints (--probes) against\n"
+    "hours of training, with the random-init and raw-pixel levels as lines.";
+
+/* learning.png from the probe.json files that the pattern(s) in probes match (comma separated globs). */
+static int draw_learning(const char *run, const char *out, const char *probes)
+{
+    char metrics[1200], png[1300], pat[1200];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", run);
+    snprintf(png, sizeof png, "%s/learning.png", out);
+    if (!probes) {
+        snprintf(pat, sizeof pat, "%s/probes/*/probe.json", run);
+        probes = pat;
+    }
+    glob_t g = {0};
+    char *list = strdup(probes);
+    int flags = 0;
+    for (char *save = NULL, *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        glob(p, flags, NULL, &g);
+        flags = GLOB_APPEND;
+    }
+    free(list);
+    int rc = g.gl_pathc ? ij_learning_png(metrics, (const char *const *)g.gl_pathv, (int)g.gl_pathc, png, run)
+                        : ij_error("--probes '%s' matches no file", probes);
+    if (!rc) printf("wrote %s (%zu probe results)\n", png, g.gl_pathc);
+    globfree(&g);
+    return rc;
+}
 
 int cmd_viz(int argc, char **argv)
 {
     const char *run = NULL, *out = NULL, *what = "masks,pca,nearest,curves", *checkpoint = NULL, *title = NULL;
+    const char *probes = NULL;
     int nshow = 8, nbank = 1000, scale = 3, counter = 0, threads = 0;
     Option o[] = {
         {"run", OPT_STRING, &run, "run folder (config.yaml, checkpoint.safetensors, metrics.jsonl)", 0, -1, NULL},
         {"checkpoint", OPT_STRING, &checkpoint, "another checkpoint of the same shape (default: RUN/checkpoint.safetensors)", 0, -1, NULL},
         {"out", OPT_STRING, &out, "folder for the pictures (default: the run folder)", 0, -1, NULL},
-        {"what", OPT_STRING, &what, "pictures to draw: masks, pca, nearest, curves (comma separated)", 0, -1, NULL},
+        {"what", OPT_STRING, &what, "pictures to draw: masks, pca, nearest, curves, learning (comma separated)", 0, -1, NULL},
+        {"probes", OPT_STRING, &probes, "learning: probe.json files, comma separated globs (default: RUN/probes/*/probe.json)", 0, -1, NULL},
         {"title", OPT_STRING, &title, "title line of pca.png and nearest.png (default: the run folder)", 0, -1, NULL},
         {"images", OPT_INT, &nshow, "images shown", 1, 64, NULL},
         {"bank", OPT_INT, &nbank, "training images that fit the PCA and form the patch bank", 1, 20000, NULL},
@@ -57,8 +88,11 @@ int cmd_viz(int argc, char **argv)
     if (!title) title = run;
     int want_masks = !!strstr(what, "masks"), want_pca = !!strstr(what, "pca");
     int want_near = !!strstr(what, "nearest"), want_curves = !!strstr(what, "curves");
-    if (!(want_masks || want_pca || want_near || want_curves))
-        return ij_error("--what '%s' names no picture (masks, pca, nearest, curves)", what);
+    int want_learning = !!strstr(what, "learning");
+    if (!(want_masks || want_pca || want_near || want_curves || want_learning))
+        return ij_error("--what '%s' names no picture (masks, pca, nearest, curves, learning)", what);
+    if (want_learning && (ij_mkdirs(out) || draw_learning(run, out, probes))) return -1;
+    if (!(want_masks || want_pca || want_near || want_curves)) return 0;
     char path[1200], ckpt[1200];
     IjTrainConfig c;
     ij_train_config_defaults(&c);

@@ -33,6 +33,18 @@ int eval_load_model(IjModel *m, const char *checkpoint, int *seed)
     return rc;
 }
 
+long long eval_checkpoint_step(const char *checkpoint)
+{
+    StFile f = {0};
+    if (st_open(&f, checkpoint)) return -1;
+    const char *s = st_meta(&f, "step");
+    char *end = NULL;
+    long long step = s ? strtoll(s, &end, 10) : -1;
+    if (!s || *end || step < 0) step = -1;
+    st_close(&f);
+    return step;
+}
+
 int eval_pick_encoder(const IjModel *m, const char *which, const IjEncoderW **w)
 {
     if (strcmp(which, "target") == 0) *w = &m->tenc;
@@ -61,12 +73,15 @@ void eval_progress(void *ctx, const char *what, double fraction)
 }
 
 float *eval_embed(IjModel *m, const IjEncoderW *w, const IjImageSet *set, IjPool pool, int batch,
-                  const char *label)
+                  const char *label, float **tokens)
 {
     float *out = ij_malloc(sizeof(float) * (size_t)set->count * ij_embed_dim(&m->cfg, pool));
+    if (tokens)
+        *tokens = ij_malloc(sizeof(float) * (size_t)set->count * ij_num_patches(&m->cfg) * m->cfg.embed_dim);
     double t0 = ij_now();
-    if (ij_embed_dataset(m, w, set, pool, batch, out, eval_progress, (void *)label)) {
+    if (ij_embed_dataset(m, w, set, pool, batch, out, tokens ? *tokens : NULL, eval_progress, (void *)label)) {
         free(out);
+        if (tokens) free(*tokens), *tokens = NULL;
         return NULL;
     }
     double dt = ij_now() - t0;
@@ -81,6 +96,22 @@ float *eval_pixels(const IjImageSet *set)
     size_t d = (size_t)set->height * set->width * set->channels;
     float *out = ij_malloc(sizeof(float) * d * (size_t)set->count);
     for (size_t i = 0; i < d * (size_t)set->count; i++) out[i] = set->pixels[i] / 255.0f;
+    return out;
+}
+
+float *eval_pixel_patches(const IjImageSet *set, int p)
+{
+    const int C = set->channels, nh = set->height / p, nw = set->width / p, tok = p * p * C;
+    float *out = ij_malloc(sizeof(float) * (size_t)set->count * nh * nw * tok);
+    for (int i = 0; i < set->count; i++) {
+        const uint8_t *img = ij_imageset_image(set, i);
+        float *o = out + (size_t)i * nh * nw * tok;
+        for (int ty = 0; ty < nh; ty++)
+            for (int tx = 0; tx < nw; tx++, o += tok)
+                for (int y = 0; y < p; y++)
+                    for (int x = 0; x < p * C; x++)
+                        o[y * p * C + x] = img[((size_t)(ty * p + y) * set->width + tx * p) * C + x] / 255.0f;
+    }
     return out;
 }
 

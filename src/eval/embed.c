@@ -45,22 +45,32 @@ static void observe_last4(void *ctx, int layer, const float *x, int row0, int nr
               nrows / c->N, c->N, c->D);
 }
 
-void ij_embed_batch(IjModel *m, const IjEncoderW *w, const float *images, int n, IjPool pool, float *out)
+/* ij_embed_batch, and the final (normed) tokens [n, N, D] copied to tokens unless it is NULL. */
+static void embed_batch(IjModel *m, const IjEncoderW *w, const float *images, int n, IjPool pool, float *out,
+                        float *tokens)
 {
     const IjConfig *c = &m->cfg;
     int N = ij_num_patches(c), D = c->embed_dim;
+    const float *final;
     if (pool == IJ_POOL_LAST4 && c->depth >= 4) {
         Last4 ctx = {m, w, n, N, D, out, IJ_BUF_F(&m->b_embed, (size_t)n * N * D)};
         ij_encoder_forward_full_observed(m, w, images, n, observe_last4, &ctx);
-        return;
+        final = ctx.normed; /* the last block's rows through the final LayerNorm */
+    } else {
+        IJ_ASSERT(pool == IJ_POOL_LAST);
+        final = ij_encoder_forward_full(m, w, images, n);
+        pool_rows(out, D, final, n, N, D);
     }
-    IJ_ASSERT(pool == IJ_POOL_LAST);
-    float *tokens = ij_encoder_forward_full(m, w, images, n);
-    pool_rows(out, D, tokens, n, N, D);
+    if (tokens) memcpy(tokens, final, sizeof(float) * (size_t)n * N * D);
+}
+
+void ij_embed_batch(IjModel *m, const IjEncoderW *w, const float *images, int n, IjPool pool, float *out)
+{
+    embed_batch(m, w, images, n, pool, out, NULL);
 }
 
 int ij_embed_dataset(IjModel *m, const IjEncoderW *w, const IjImageSet *set, IjPool pool, int batch,
-                     float *out, IjProgress progress, void *pctx)
+                     float *out, float *tokens, IjProgress progress, void *pctx)
 {
     const IjConfig *c = &m->cfg;
     if (set->channels != c->channels)
@@ -80,7 +90,8 @@ int ij_embed_dataset(IjModel *m, const IjEncoderW *w, const IjImageSet *set, IjP
         for (int b = 0; b < nb; b++)
             ij_augment_image(x + (size_t)b * img, ij_imageset_image(set, start + b), set->height,
                              set->width, set->channels, &aug, 0, 0, (uint64_t)(start + b));
-        ij_embed_batch(m, w, x, nb, pool, out + (size_t)start * F);
+        embed_batch(m, w, x, nb, pool, out + (size_t)start * F,
+                    tokens ? tokens + (size_t)start * ij_num_patches(c) * c->embed_dim : NULL);
         if (progress) progress(pctx, "embed", (double)(start + nb) / set->count);
     }
     free(x);

@@ -24,8 +24,9 @@ static inline int ij_embed_dim(const IjConfig *c, IjPool pool)
 
 /* Features [n, ij_embed_dim] of images [n, C, S, S] (already preprocessed). */
 void ij_embed_batch(IjModel *m, const IjEncoderW *w, const float *images, int n, IjPool pool, float *out);
-/* Features of every image of a set, batch by batch (batch images at a time). */
+/* Features of every image of a set, batch by batch (batch images at a time); and, unless tokens is NULL,
+ * the final (normed) tokens [n, N, D] of every image (for the attentive probe). */
 int ij_embed_dataset(IjModel *m, const IjEncoderW *w, const IjImageSet *set, IjPool pool, int batch,
-                     float *out, IjProgress progress, void *ctx);
+                     float *out, float *tokens, IjProgress progress, void *ctx);
 
 #endif

@@ -35,14 +35,36 @@ int ij_report_evaluate(IjReportRow *row, const char *name, const float *Xtr, con
     return 0;
 }
 
+int ij_report_attentive(IjReportRow *row, float *Xtr, const int *ytr, int ntr, float *Xte, const int *yte, int nte,
+                        int T, int D, int C, uint64_t seed, int epochs, IjProgress progress, void *ctx)
+{
+    double t0 = ij_now();
+    IjAttnProbeOptions o;
+    ij_attnprobe_default_options(&o);
+    o.seed = seed;
+    o.epochs = epochs;
+    o.progress = progress;
+    o.progress_ctx = ctx;
+    if (ij_attentive_probe(Xtr, ytr, ntr, Xte, yte, nte, T, D, C, &o, &row->attentive)) return -1;
+    row->has_attentive = 1;
+    row->seconds += ij_now() - t0;
+    return 0;
+}
+
 static const char *header =
-    "| features | dim | linear (test) | linear (val) | lambda | k-NN k=20 | 1-NN | 1%% labels | 10%% labels |\n"
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    "| features | dim | linear (test) | linear (val) | lambda | attentive (test) | attentive (val) | k-NN k=20 | 1-NN "
+    "| 1%% labels | 10%% labels |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
 
 static void row_markdown(FILE *f, const IjReportRow *r)
 {
-    fprintf(f, "| %s | %d | %.2f | %.2f | %.0e | %.2f | %.2f | %.2f | %.2f |\n", r->name, r->dim,
-            100 * r->linear.test_acc, 100 * r->linear.val_acc, r->linear.lambda, 100 * r->knn.acc_knn,
+    char at[32] = "-", av[32] = "-";
+    if (r->has_attentive) {
+        snprintf(at, sizeof at, "%.2f", 100 * r->attentive.test_acc);
+        snprintf(av, sizeof av, "%.2f", 100 * r->attentive.val_acc);
+    }
+    fprintf(f, "| %s | %d | %.2f | %.2f | %.0e | %s | %s | %.2f | %.2f | %.2f | %.2f |\n", r->name, r->dim,
+            100 * r->linear.test_acc, 100 * r->linear.val_acc, r->linear.lambda, at, av, 100 * r->knn.acc_knn,
             100 * r->knn.acc_1nn, 100 * r->low1.test_acc, 100 * r->low10.test_acc);
 }
 
@@ -51,8 +73,9 @@ void ij_report_print(const IjReport *r)
     printf("\n%s\n\n", r->title);
     printf(header);
     for (int i = 0; i < r->nrows; i++) row_markdown(stdout, &r->rows[i]);
-    printf("\nAccuracies in %% on the test split. The linear probe's L2 strength (lambda) is chosen on a\n"
-           "validation split carved from the training set (val column); the test set is used once.\n");
+    printf("\nAccuracies in %% on the test split. The linear probe's L2 strength (lambda) and the attentive\n"
+           "probe's learning rate are chosen on a validation split carved from the training set (val\n"
+           "columns); the test set is used once.\n");
     fflush(stdout);
 }
 
@@ -67,8 +90,22 @@ int ij_report_write_markdown(const IjReport *r, const char *path)
     fprintf(f, "\nAccuracies in %% on the test split. Linear probe: multinomial logistic regression on\n"
                "standardised features, L2 strength chosen on a class-stratified 10%% validation split of\n"
                "the training set. k-NN: cosine similarity, k=20, temperature 0.07 weighted vote.\n"
-               "Low-shot: the linear probe trained on a class-balanced 1%% / 10%% subset of the labels.\n");
+               "Low-shot: the linear probe trained on a class-balanced 1%% / 10%% subset of the labels.\n"
+               "Attentive: one learned query cross-attending to the final tokens (pixels: patches as tokens),\n"
+               "then a linear layer (V-JEPA's readout), AdamW, learning rate chosen on the same kind of split.\n");
     return ij_atomic_commit(&af, 1);
+}
+
+static json_t *attentive_json(const IjReportRow *r)
+{
+    if (!r->has_attentive) return json_null();
+    const IjAttnProbeResult *a = &r->attentive;
+    json_t *lrs = json_array();
+    for (int k = 0; k < a->nlrs; k++)
+        json_array_append_new(lrs, json_pack("{s:f, s:f}", "lr", a->lrs[k], "val_acc", a->val_accs[k]));
+    return json_pack("{s:f, s:f, s:f, s:i, s:i, s:i, s:i, s:i, s:o}", "test_acc", a->test_acc, "val_acc", a->val_acc,
+                     "lr", a->lr, "heads", a->heads, "epochs", a->epochs, "ntrain", a->ntrain, "nval", a->nval,
+                     "ntest", a->ntest, "lr_grid", lrs);
 }
 
 static json_t *probe_json(const IjProbeResult *p)
@@ -83,12 +120,14 @@ int ij_report_write_json(const IjReport *r, const char *path)
     json_t *rows = json_array();
     for (int i = 0; i < r->nrows; i++) {
         const IjReportRow *x = &r->rows[i];
-        json_array_append_new(rows, json_pack("{s:s, s:i, s:o, s:{s:f, s:f, s:i}, s:o, s:o, s:f}",
-            "features", x->name, "dim", x->dim, "linear", probe_json(&x->linear), "knn", "acc_knn",
+        json_array_append_new(rows, json_pack("{s:s, s:i, s:o, s:o, s:{s:f, s:f, s:i}, s:o, s:o, s:f}",
+            "features", x->name, "dim", x->dim, "linear", probe_json(&x->linear), "attentive", attentive_json(x),
+            "knn", "acc_knn",
             x->knn.acc_knn, "acc_1nn", x->knn.acc_1nn, "k", x->knn.k, "lowshot_1pct",
             probe_json(&x->low1), "lowshot_10pct", probe_json(&x->low10), "seconds", x->seconds));
     }
-    json_t *doc = json_pack("{s:s, s:o}", "title", r->title, "rows", rows);
+    json_t *doc = json_pack("{s:s, s:s, s:o, s:o}", "title", r->title, "checkpoint", r->checkpoint, "step",
+                            r->step >= 0 ? json_integer(r->step) : json_null(), "rows", rows);
     IjAtomicFile af;
     int rc = ij_atomic_open(&af, path);
     if (rc == 0) rc = ij_atomic_commit(&af, json_dumpf(doc, af.f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0);

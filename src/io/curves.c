@@ -123,3 +123,110 @@ int ij_curves_compare_png(const char *const *metrics_paths, const char *const *l
     free(s);
     return rc;
 }
+
+/* Minutes of training at `step`, interpolated between the logged steps of a metrics file (step 0: 0). */
+static double minutes_at(const Points *steps_minutes, double step)
+{
+    const Points *p = steps_minutes;
+    double s0 = 0, m0 = 0;
+    for (int i = 0; i < p->n; i++) {
+        if (p->x[i] >= step) {
+            double s1 = p->x[i], m1 = p->y[i];
+            return s1 == s0 ? m1 : m0 + (m1 - m0) * (step - s0) / (s1 - s0);
+        }
+        s0 = p->x[i], m0 = p->y[i];
+    }
+    return NAN; /* past the last logged step */
+}
+
+/* Row `prefix`'s accuracy `which` ("linear", "attentive", "knn") in a probe.json document, in %, or NaN. */
+static double row_acc(json_t *doc, const char *prefix, const char *which)
+{
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(doc, "rows"), i, row) {
+        const char *name = json_string_value(json_object_get(row, "features"));
+        if (!name || strncmp(name, prefix, strlen(prefix))) continue;
+        json_t *o = json_object_get(row, which);
+        double v;
+        if (json_is_object(o) && number(o, strcmp(which, "knn") ? "test_acc" : "acc_knn", &v)) return 100 * v;
+    }
+    return NAN;
+}
+
+static int by_x(const void *a, const void *b)
+{
+    double d = ((const double *)a)[0] - ((const double *)b)[0];
+    return (d > 0) - (d < 0);
+}
+
+int ij_learning_png(const char *metrics_path, const char *const *probe_paths, int n, const char *png_path,
+                    const char *title)
+{
+    if (n < 1) return ij_error("%s: no probe results to draw", png_path);
+    Points sm = {0};
+    FILE *f = fopen(metrics_path, "r");
+    if (!f) return ij_error("%s: cannot open: %s", metrics_path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        json_t *o = json_loads(line, 0, NULL);
+        double s, m;
+        if (o && number(o, "step", &s) && number(o, "minutes", &m)) push(&sm, s, m);
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    /* rows of pts: hours, then the model's linear, attentive, k-NN; base: random-init and pixels, linear and k-NN */
+    enum { LIN, ATT, KNN, NACC };
+    double *pts = ij_calloc((size_t)n * (1 + NACC), sizeof(double)), base[2][2] = {{NAN, NAN}, {NAN, NAN}};
+    static const char *const which[NACC] = {"linear", "attentive", "knn"};
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        json_error_t err;
+        json_t *doc = json_load_file(probe_paths[i], 0, &err);
+        double step;
+        if (!doc) {
+            rc = ij_error("%s: not a probe.json: %s (line %d)", probe_paths[i], err.text, err.line);
+        } else if (!number(doc, "step", &step)) {
+            rc = ij_error("%s: records no training step (probe a training checkpoint)", probe_paths[i]);
+        } else if (isnan(pts[(size_t)i * (1 + NACC)] = minutes_at(&sm, step) / 60)) {
+            rc = ij_error("%s: step %.0f is past the last step of %s", probe_paths[i], step, metrics_path);
+        } else {
+            for (int k = 0; k < NACC; k++) pts[(size_t)i * (1 + NACC) + 1 + k] = row_acc(doc, "I-JEPA", which[k]);
+            for (int b = 0; b < 2; b++) {
+                const char *row = b ? "raw pixels" : "random-init";
+                if (!isnan(row_acc(doc, row, "linear"))) base[b][0] = row_acc(doc, row, "linear");
+                if (!isnan(row_acc(doc, row, "knn"))) base[b][1] = row_acc(doc, row, "knn");
+            }
+        }
+        json_decref(doc);
+    }
+    free(sm.x), free(sm.y);
+    if (rc) {
+        free(pts);
+        return rc;
+    }
+    qsort(pts, (size_t)n, sizeof(double) * (1 + NACC), by_x);
+    double *x = ij_malloc(sizeof(double) * (size_t)n), *y = ij_malloc(sizeof(double) * (size_t)n * NACC);
+    for (int i = 0; i < n; i++) {
+        x[i] = pts[(size_t)i * (1 + NACC)];
+        for (int k = 0; k < NACC; k++) y[(size_t)k * n + i] = pts[(size_t)i * (1 + NACC) + 1 + k];
+    }
+    double bx[2] = {0, x[n - 1] > 0 ? x[n - 1] : 1}, by[2][2][2];
+    for (int b = 0; b < 2; b++)
+        for (int m = 0; m < 2; m++) by[b][m][0] = by[b][m][1] = base[b][m];
+    IjSeries lin[] = {{"I-JEPA, linear", x, y, n, ij_plot_color(0)},
+                      {"I-JEPA, attentive", x, y + n, n, ij_plot_color(1)},
+                      {"random-init encoder, linear", bx, by[0][0], 2, ij_plot_color(7)},
+                      {"raw pixels, linear", bx, by[1][0], 2, ij_plot_color(2)}};
+    IjSeries knn[] = {{"I-JEPA, k-NN", x, y + 2 * n, n, ij_plot_color(0)},
+                      {"random-init encoder, k-NN", bx, by[0][1], 2, ij_plot_color(7)},
+                      {"raw pixels, k-NN", bx, by[1][1], 2, ij_plot_color(2)}};
+    IjPanel panels[2] = {
+        {"Linear and attentive probes (test split)", "hours of training", "accuracy %", lin, 4, 0, 0, NAN, NAN, NAN},
+        {"k-NN, k=20 (test split)", "hours of training", "accuracy %", knn, 3, 0, 0, NAN, NAN, NAN}};
+    rc = ij_plot_png(png_path, title, panels, 2, 1000, 60 + 380 * 2);
+    free(pts), free(x), free(y);
+    return rc;
+}

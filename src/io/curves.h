@@ -12,4 +12,11 @@ int ij_curves_png(const char *metrics_path, const char *png_path, const char *ti
 int ij_curves_compare_png(const char *const *metrics_paths, const char *const *labels, int n,
                           const char *png_path, const char *title);
 
+/* The learning curve of a run: for each probe_paths[i] (the probe.json of `ijepa probe` on one of the
+ * run's checkpoints; it names the checkpoint's step), the I-JEPA row's linear, attentive and k-NN test
+ * accuracies against hours of training (the step's minutes in the run's metrics.jsonl), with the
+ * random-init and raw-pixel rows drawn as horizontal lines. Returns 0, or -1 with an error. */
+int ij_learning_png(const char *metrics_path, const char *const *probe_paths, int n, const char *png_path,
+                    const char *title);
+
 #endif
