@@ -41,8 +41,8 @@ enum { M_LOSS, M_LINEAR, M_KNN, M_ERANK, M_COSINE, M_TSTD, NMETRIC };
 static const char *const metric_key[NMETRIC] = {"loss", "probe_linear", "probe_knn", "erank", "cosine",
                                                 "target_std"};
 
-/* Reads every line of a metrics file into pts[NMETRIC], x = the value of xkey. */
-static int read_points(const char *path, const char *xkey, Points *pts)
+/* Calls each(o, ctx) on every line of a metrics file that parses (a killed run may leave a torn last line). */
+static int each_line(const char *path, void (*each)(json_t *o, void *ctx), void *ctx)
 {
     FILE *f = fopen(path, "r");
     if (!f) return ij_error("%s: cannot open: %s", path, strerror(errno));
@@ -50,15 +50,32 @@ static int read_points(const char *path, const char *xkey, Points *pts)
     size_t cap = 0;
     while (getline(&line, &cap, f) > 0) {
         json_t *o = json_loads(line, 0, NULL);
-        if (!o) continue; /* a torn last line of a killed run */
-        double x, v;
-        for (int k = 0; k < NMETRIC && number(o, xkey, &x); k++)
-            if (number(o, metric_key[k], &v)) push(&pts[k], x, k == M_LINEAR || k == M_KNN ? 100 * v : v);
+        if (o) each(o, ctx);
         json_decref(o);
     }
     free(line);
     fclose(f);
     return 0;
+}
+
+typedef struct {
+    const char *xkey;
+    Points *pts;
+} MetricLines;
+
+static void metric_line(json_t *o, void *ctx)
+{
+    const MetricLines *c = ctx;
+    double x, v;
+    for (int k = 0; k < NMETRIC && number(o, c->xkey, &x); k++)
+        if (number(o, metric_key[k], &v)) push(&c->pts[k], x, k == M_LINEAR || k == M_KNN ? 100 * v : v);
+}
+
+/* Reads every line of a metrics file into pts[NMETRIC], x = the value of xkey. */
+static int read_points(const char *path, const char *xkey, Points *pts)
+{
+    MetricLines c = {xkey, pts};
+    return each_line(path, metric_line, &c);
 }
 
 static void free_points(Points *pts, int n)
@@ -154,6 +171,12 @@ static double row_acc(json_t *doc, const char *prefix, const char *which)
     return NAN;
 }
 
+static void step_minutes(json_t *o, void *ctx)
+{
+    double s, m;
+    if (number(o, "step", &s) && number(o, "minutes", &m)) push(ctx, s, m);
+}
+
 static int by_x(const void *a, const void *b)
 {
     double d = ((const double *)a)[0] - ((const double *)b)[0];
@@ -165,18 +188,7 @@ int ij_learning_png(const char *metrics_path, const char *const *probe_paths, in
 {
     if (n < 1) return ij_error("%s: no probe results to draw", png_path);
     Points sm = {0};
-    FILE *f = fopen(metrics_path, "r");
-    if (!f) return ij_error("%s: cannot open: %s", metrics_path, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, f) > 0) {
-        json_t *o = json_loads(line, 0, NULL);
-        double s, m;
-        if (o && number(o, "step", &s) && number(o, "minutes", &m)) push(&sm, s, m);
-        json_decref(o);
-    }
-    free(line);
-    fclose(f);
+    if (each_line(metrics_path, step_minutes, &sm)) return -1;
     /* rows of pts: hours, then the model's linear, attentive, k-NN; base: random-init and pixels, linear and k-NN */
     enum { LIN, ATT, KNN, NACC };
     double *pts = ij_calloc((size_t)n * (1 + NACC), sizeof(double)), base[2][2] = {{NAN, NAN}, {NAN, NAN}};
