@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: pretrain on Fashion-MNIST with a shortened version of the default recipe
 # (docs/fmnist_recipe.yaml: 2 epochs in at most 7 minutes instead of 30 in 60), then print the
-# evaluation table (linear probe, k-NN, low-shot) of the target encoder beside raw pixels and a
+# evaluation table (linear and attentive probes, k-NN, low-shot) of the target encoder beside raw pixels and a
 # random-init encoder of the same shape. About 15 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
