@@ -100,6 +100,11 @@ PY
     --attentive off --baselines 0 --out "$dir/probe-off" > "$dir/log" 2>&1 || fail "probe --attentive off: $(tail -3 "$dir/log")"
 /usr/bin/python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['rows'][0]['attentive'] is None" \
     "$dir/probe-off/probe.json" || fail "--attentive off still ran the attentive probe"
+"$build/ijepa" probe --checkpoint "$dir/run-once-0/checkpoint.safetensors" --data "$dir/ptr" --test-data "$dir/pte" \
+    --attentive-max-gb 0 --baselines 0 --out "$dir/probe-big" > "$dir/log" 2>&1 || fail "probe --attentive-max-gb 0: $(tail -3 "$dir/log")"
+grep -q "attentive probe skipped: its tokens would take" "$dir/log" || fail "no note when the tokens do not fit"
+/usr/bin/python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['rows'][0]['attentive'] is None" \
+    "$dir/probe-big/probe.json" || fail "the attentive probe ran past --attentive-max-gb"
 "$build/ijepa" viz --run "$dir/run-once-0" --what learning --probes "$dir/probe/probe.json" > "$dir/log" 2>&1 ||
     fail "viz --what learning: $(cat "$dir/log")"
 [ "$(head -c 4 "$dir/run-once-0/learning.png" | tail -c 3)" = "PNG" ] || fail "learning.png is not a PNG"
