@@ -142,7 +142,7 @@ int main(void)
     CHECK(st_write(path, &one, 1, bad, 2) == 0);
     ij_clear_error();
     CHECK(ij_checkpoint_config(path, &c2) == -1);
-    CHECK(strstr(ij_last_error(), "'img_size' = '28x' is not a positive integer") != NULL);
+    CHECK(strstr(ij_last_error(), "'img_size' = '28x' is not an integer") != NULL);
 
     free(extra_a);
     free(extra_b);

@@ -105,12 +105,18 @@ static const Bad bad[] = {
     {"png", "splt-huge-length.png", "truncated file"},
     /* hand-made: IHDR of 20000 x 20000 and a few bytes of IDAT */
     {"png", "huge-ihdr-short-idat.png", "header declares 20000 x 20000 pixels, more than the limit"},
+    /* the same at 100000 x 100000: libpng said only "Invalid IHDR data" (issue 25) */
+    {"png", "huge-ihdr-100000.png", "header declares 100000 x 100000 pixels, more than the limit of 65535 per side"},
     /* ij_config_from_meta prefixed ij_last_error() to itself (overlapping vsnprintf) */
-    {"safetensors", "config-bad-channels.safetensors", "bad-channels.safetensors: channels must be 1 or 3, got 5"},
+    {"safetensors", "config-bad-channels.safetensors", "bad-channels.safetensors: metadata 'channels' = 5 is out of range [1, 3]"},
     /* img_size 2^20, patch 1: ij_num_patches overflowed int in ij_config_validate */
-    {"safetensors", "config-grid-overflow.safetensors", "image size 1048576 with patch 1 is too large"},
+    {"safetensors", "config-grid-overflow.safetensors", "metadata 'img_size' = 1048576 is out of range [1, 4096]"},
     /* mlp_ratio * embed_dim overflowed int in ij_config_from_meta */
-    {"safetensors", "config-mlp-ratio-overflow.safetensors", "mlp_ratio 1048576 times embed_dim 1048576 is more"},
+    {"safetensors", "config-mlp-ratio-overflow.safetensors", "metadata 'embed_dim' = 1048576 is out of range [4, 16384]"},
+    /* depth 10^6 passed the old bound of 2^20: embed allocated 2 GB before failing (issue 25) */
+    {"safetensors", "config-depth-million.safetensors", "metadata 'depth' = 1000000 is out of range [1, 256]"},
+    /* "2e8" was "not a positive integer" (issue 25): it is not an integer */
+    {"safetensors", "config-depth-2e8.safetensors", "metadata 'depth' = '2e8' is not an integer"},
 };
 
 static void test_bad(void)

@@ -95,7 +95,9 @@ static void test_round_trip(void)
 
     StFile f;
     CHECKF(st_open(&f, path) == 0, "%s", ij_last_error());
-    CHECK(f.n == 4 && f.nmeta == 2);
+    CHECK(f.n == 4 && f.nmeta == 3); /* the two given and the checksum */
+    CHECK(st_meta(&f, ST_CRC_KEY) && strlen(st_meta(&f, ST_CRC_KEY)) == 8);
+    CHECKF(st_verify(&f) == 0, "%s", ij_last_error());
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | ((const unsigned char *)f.map)[i];
     CHECK(hlen % 8 == 0);
@@ -132,6 +134,23 @@ static void test_round_trip(void)
     st_close(&f);
     st_close(&f); /* idempotent */
     CHECK(f.map == NULL && f.n == 0);
+
+    /* the checksum finds one flipped bit anywhere in the data section, and names the file */
+    long size = file_size(path);
+    for (long at = size - 1; at >= size - (long)(sizeof w + sizeof idx + sizeof scalar); at -= 13) {
+        FILE *fp = fopen(path, "r+b");
+        int c = (fseek(fp, at, SEEK_SET), fgetc(fp));
+        fseek(fp, at, SEEK_SET), fputc(c ^ 0x10, fp), fclose(fp);
+        CHECK(st_open(&f, path) == 0);
+        ij_clear_error();
+        CHECKF(st_verify(&f) == -1 && strstr(ij_last_error(), "does not match its checksum") &&
+                   strstr(ij_last_error(), path), "byte %ld: %s", at, ij_last_error());
+        st_close(&f);
+        fp = fopen(path, "r+b");
+        fseek(fp, at, SEEK_SET), fputc(c, fp), fclose(fp);
+    }
+    CHECK(st_open(&f, path) == 0 && st_verify(&f) == 0);
+    st_close(&f);
 }
 
 /* Conversions to float: F64, F16 (normal, subnormal, inf), BF16; I64 with a range check. */
@@ -189,6 +208,7 @@ static void test_python_layout(void)
     CHECK(st_read_f32(&f, st_find(&f, "a"), got, 2) == 0 && got[0] == 0.5f && got[1] == -1.0f);
     int64_t gb = 0;
     CHECK(st_find(&f, "b") && (memcpy(&gb, st_find(&f, "b")->data, 8), gb == bv));
+    CHECK(st_verify(&f) == 1); /* written elsewhere: no checksum to verify */
     st_close(&f);
 
     /* A header of only "{}" (no tensors) padded with spaces is a valid empty file. */

@@ -102,5 +102,14 @@ expect_error "no-such-dir" --data /no-such-dir --out "$dir/x"
 printf 'mask:\n  min_keep: 4\n  foo: 1\n' > "$dir/bad.yaml"
 expect_error "unknown key 'mask.foo'" --config "$dir/bad.yaml"
 expect_error "must be .official., .fixed., .block., .random. or .raster." --masks sometimes
+# issue 25: YAML is held to the bounds the flags have; an empty config is an error; a failing
+# start frees what it allocated (the sanitizer build sees a leak as extra lines and exit 23)
+printf 'meta:\n  depth: 1000000000\n' > "$dir/deep.yaml"
+expect_error "deep.yaml:2: meta.depth: 1000000000 is out of range \[0, 256\]" --config "$dir/deep.yaml"
+printf 'mask:\n  num_pred_masks: 1000000\n' > "$dir/targets.yaml"
+expect_error "targets.yaml:2: mask.num_pred_masks: 1000000 is out of range \[1, 64\]" --config "$dir/targets.yaml"
+: > "$dir/empty.yaml"
+expect_error "empty.yaml: holds no settings" --config "$dir/empty.yaml"
+expect_error "is not larger than min_keep 1000" "${tiny[@]}" --min-keep 1000 --out "$dir/leak"
 echo "test_train_cli: $fails failed"
 [ $fails -eq 0 ]

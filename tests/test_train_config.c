@@ -117,7 +117,7 @@ static void test_official(void)
     CHECK(ij_train_config_model(&c, &m) == 0 && m.embed_dim == 64 && m.mlp_dim == 256 && m.depth == 2 &&
           m.num_heads == 2 && m.img_size == 28 && m.pred_dim == 96 && m.pred_mlp_dim == 384);
 
-    /* root_path alone, image_folder alone, and an empty file (changes nothing). */
+    /* root_path alone, image_folder alone, and empty sections (change nothing). */
     ij_train_config_defaults(&c);
     CHECK(ij_train_config_load_yaml(&c, write_file("root.yaml", "data:\n  root_path: /datasets\n")) == 0);
     CHECK(strcmp(c.data, "/datasets") == 0);
@@ -126,7 +126,6 @@ static void test_official(void)
     IjTrainConfig d;
     ij_train_config_defaults(&c);
     ij_train_config_defaults(&d);
-    CHECK(ij_train_config_load_yaml(&c, write_file("empty.yaml", "# nothing\n")) == 0);
     CHECK(ij_train_config_load_yaml(&c, write_file("emptysec.yaml", "logging:\nmask:\n")) == 0);
     CHECK(memcmp(&c, &d, sizeof c) == 0);
 }
@@ -151,20 +150,21 @@ static void test_round_trip(void)
     CHECK(memcmp(&a, &b, sizeof a) == 0);
     CHECK(count_tmp_files() == 0);
 
-    /* Every field changed from its default (awkward strings, doubles that need 17 digits): loading
+    /* Every field changed from its default, within its bounds (awkward strings, doubles that need
+     * 17 digits): loading
      * the saved file over plain defaults must restore every byte, so every field is written. */
     ij_train_config_defaults(&a);
     SET(a.data, "/data/my set: \"v2\" #1\\x\tend");
     a.batch_size = 7, a.crop_scale[0] = 0.1 + 0.2, a.crop_scale[1] = 1.0 / 3;
-    a.crop_ratio[0] = 5e-324, a.crop_ratio[1] = 1e300, a.crop_size = 96, a.use_horizontal_flip = 1;
+    a.crop_ratio[0] = 1.0 / 7, a.crop_ratio[1] = 99.999999999999986, a.crop_size = 96, a.use_horizontal_flip = 1;
     SET(a.masks, "fixed");
     SET(a.probe_pool, "last4");
     a.num_enc_masks = 2, a.num_pred_masks = 3, a.enc_mask_scale[0] = 0.7, a.enc_mask_scale[1] = 0.9;
-    a.pred_mask_scale[0] = 0.1, a.pred_mask_scale[1] = 0.25, a.aspect_ratio[0] = -0.0, a.aspect_ratio[1] = 2;
+    a.pred_mask_scale[0] = 0.1, a.pred_mask_scale[1] = 0.25, a.aspect_ratio[0] = 0.01, a.aspect_ratio[1] = 2;
     a.min_keep = 11, a.allow_overlap = 1, a.patch_size = 8;
     SET(a.model_name, "vit_small");
     a.pred_depth = 3, a.pred_emb_dim = 48, a.embed_dim = 32, a.depth = 5, a.num_heads = 4, a.channels = 3;
-    a.seed = -12345;
+    a.seed = 2147483647;
     SET(a.loss, "l2");
     a.ema[0] = 0.9, a.ema[1] = 0.99999999999999989, a.epochs = 12, a.final_lr = 1e-7, a.final_weight_decay = 0.5;
     a.lr = 2.0 / 3, a.start_lr = 1e-17, a.weight_decay = 0.05, a.warmup = 2.5, a.ipe_scale = 1.25;
@@ -177,7 +177,7 @@ static void test_round_trip(void)
     ij_train_config_defaults(&b);
     CHECKF(ij_train_config_load_yaml(&b, p2) == 0, "%s", ij_last_error());
     CHECK(memcmp(&a, &b, sizeof a) == 0);
-    CHECK(strcmp(b.data, a.data) == 0 && strcmp(b.folder, "null") == 0 && b.crop_ratio[0] == 5e-324);
+    CHECK(strcmp(b.data, a.data) == 0 && strcmp(b.folder, "null") == 0 && b.crop_ratio[0] == 1.0 / 7);
 
     /* Saving the loaded struct gives the same text; print writes that text to stdout. */
     const char *p3 = tmp_path("again.yaml"), *p4 = tmp_path("printed.yaml");
@@ -256,6 +256,14 @@ static void test_load_errors(void)
     expect_load_error("- data\n- mask\n", 1, "expected sections");
     expect_load_error("data: 3\n", 1, "section 'data' must hold");
     expect_load_error("data: {batch_size: 8}\n---\nmask: {min_keep: 1}\n", 0, "only one YAML document");
+    /* the bounds of the settings table hold in YAML as on the command line (issue 25) */
+    expect_load_error("meta:\n  depth: 1000000000\n", 2, "meta.depth: 1000000000 is out of range [0, 256]");
+    expect_load_error("meta:\n  pred_depth: 100000\n", 2, "meta.pred_depth: 100000 is out of range [1, 256]");
+    expect_load_error("meta:\n  seed: -1\n", 2, "meta.seed: -1 is out of range [0, 2147483647]");
+    expect_load_error("mask:\n  num_pred_masks: 1000000\n", 2, "mask.num_pred_masks: 1000000 is out of range [1, 64]");
+    expect_load_error("data:\n  crop_scale: [0.3, 2]\n", 2, "data.crop_scale: 2 is out of range [0, 1]");
+    expect_load_error("optimization:\n  ema: [0.9, 1.5]\n", 2, "optimization.ema: 1.5 is out of range [0, 1]");
+    expect_load_error("# nothing\n", 0, "holds no settings");
 
     IjTrainConfig c;
     ij_train_config_defaults(&c);
@@ -286,8 +294,8 @@ static void test_validate(void)
     IjTrainConfig base;
     ij_train_config_defaults(&base);
     CHECK(ij_train_config_validate(&base) == 0);
-    BAD(c->batch_size = 0, "data.batch_size must be >= 1, got 0");
-    BAD(c->epochs = 0, "optimization.epochs must be >= 1, got 0");
+    BAD(c->batch_size = 0, "data.batch_size (--batch-size): 0 is out of range [1, 1048576]");
+    BAD(c->epochs = 0, "optimization.epochs (--epochs): 0 is out of range [1, 1048576]");
     BAD(c->crop_scale[0] = 0, "data.crop_scale (0, 1)");
     BAD(c->crop_scale[1] = 1.5, "data.crop_scale");
     BAD((c->pred_mask_scale[0] = 0.3, c->pred_mask_scale[1] = 0.2), "mask.pred_mask_scale (0.3, 0.2)");
@@ -295,22 +303,25 @@ static void test_validate(void)
     BAD(c->crop_ratio[1] = 0.5, "data.crop_ratio (0.75, 0.5)");
     BAD(c->aspect_ratio[0] = 0, "mask.aspect_ratio");
     BAD(c->crop_size = 30, "data.crop_size 30 is not a positive multiple of mask.patch_size 4");
-    BAD(c->patch_size = 0, "mask.patch_size must be >= 1, got 0");
+    BAD(c->patch_size = 0, "mask.patch_size (--patch-size): 0 is out of range [1, 256]");
+    BAD(c->depth = 1000000000, "meta.depth (--depth): 1000000000 is out of range [0, 256]");
+    BAD(c->pred_depth = 100000, "meta.pred_depth (--pred-depth): 100000 is out of range [1, 256]");
+    BAD(c->seed = -1, "meta.seed (--seed): -1 is out of range [0, 2147483647]");
     BAD(set(c->probe_pool, sizeof c->probe_pool, "mean"), "logging.probe_pool must be 'last' or 'last4', got 'mean'");
     BAD(set(c->masks, sizeof c->masks, "blocks"), "mask.mode must be 'official', 'fixed', 'block', 'random' or 'raster', got 'blocks'");
     BAD((set(c->masks, sizeof c->masks, "raster"), c->allow_overlap = 1), "mask.allow_overlap has no meaning");
     BAD(c->target_ratio = 1.0, "mask.target_ratio must be in (0, 1), got 1");
     BAD(set(c->loss, sizeof c->loss, "l1"), "meta.loss must be 'smooth_l1' or 'l2', got 'l1'");
-    BAD(c->lr = -1e-3, "lr -0.001");
-    BAD(c->start_lr = -1, "start_lr -1");
-    BAD(c->weight_decay = -0.1, "weight_decay -0.1");
+    BAD(c->lr = -1e-3, "optimization.lr (--lr): -0.001 is out of range [0, 1000000000]");
+    BAD(c->start_lr = -1, "optimization.start_lr (--start-lr): -1 is out of range");
+    BAD(c->weight_decay = -0.1, "optimization.weight_decay (--weight-decay): -0.1 is out of range [0, 10]");
     BAD((c->ema[0] = 0.999, c->ema[1] = 0.99), "optimization.ema (0.999, 0.99)");
     BAD(c->ema[1] = 1.01, "optimization.ema");
     BAD(c->warmup = 301, "optimization.warmup 301");
     BAD(c->channels = 2, "data.channels must be 1 or 3, got 2");
-    BAD(c->num_pred_masks = 0, "mask.num_pred_masks must be >= 1, got 0");
+    BAD(c->num_pred_masks = 0, "mask.num_pred_masks (--num-targets): 0 is out of range [1, 64]");
     BAD(c->num_enc_masks = 2, "mask.num_enc_masks 2 is not supported");
-    BAD(c->min_keep = -1, "mask.min_keep must be >= 0, got -1");
+    BAD(c->min_keep = -1, "mask.min_keep (--min-keep): -1 is out of range [0, 1048576]");
     BAD(c->ipe_scale = 0, "optimization.ipe_scale");
     BAD(c->log_every = 0, "logging.log_every");
     BAD(c->threads = -1, "logging.threads");

@@ -193,9 +193,10 @@ static int train_one(const Run *r, char **base, int nbase, const char *dir, int 
     n += nf;
     snprintf(pe, sizeof pe, "%d", probe_every);
     snprintf(de, sizeof de, "%d", diag_every);
+    /* --force: a variant that did not finish is trained again from the start */
     const char *tail[] = {"--out", dir, "--probe-every", pe, "--probe-start", probe_start ? "on" : "off",
-                          "--diag-every", de};
-    for (int i = 0; i < 8; i++) args[n++] = (char *)tail[i];
+                          "--diag-every", de, "--force"};
+    for (int i = 0; i < 9; i++) args[n++] = (char *)tail[i];
     printf("\n== ablate: %s (%s)\n   ijepa train", r->v.name, r->v.what);
     for (int i = 2; i < n; i++) printf(" %s", args[i]);
     printf("\n");
@@ -324,8 +325,13 @@ int cmd_ablate(int argc, char **argv)
                 rc = ij_error("%s: cannot remove: %s", path, strerror(errno));
                 goto done;
             }
-            if (train_one(r, base, nbase, dir, probe_every > 0 ? probe_every : 1 << 30, reference && i == 0,
-                          diag_every)) {
+            int trc = train_one(r, base, nbase, dir, probe_every > 0 ? probe_every : 1 << 30, reference && i == 0,
+                                diag_every);
+            if (trc > 0) { /* stopped by a signal, with a checkpoint: the grid stops too */
+                rc = trc;
+                goto done;
+            }
+            if (trc) {
                 /* e.g. a diverging variant: its row says so, the grid goes on */
                 snprintf(r->failed, sizeof r->failed, "%s", ij_last_error());
                 fprintf(stderr, "ijepa ablate: variant %s stopped: %s\n", r->v.name, r->failed);

@@ -4,6 +4,7 @@
 #include "cli/eval_common.h"
 #include "cli/options.h"
 #include "core/error.h"
+#include "io/fsutil.h"
 #include "io/npy.h"
 
 #include <stdio.h>
@@ -40,6 +41,9 @@ int cmd_embed(int argc, char **argv)
     if (!train && strcmp(split, "test") != 0) return ij_error("--split must be 'train' or 'test', got '%s'", split);
     IjPool pool;
     if (eval_parse_pool(pool_s, &pool)) return -1;
+    char path[1100];
+    snprintf(path, sizeof path, "%s_features.npy", out);
+    if (ij_check_writable(path)) return -1; /* before the work, not after it */
     IjModel m;
     if (eval_load_model(&m, checkpoint, NULL)) return -1;
     if (random_init) {
@@ -62,9 +66,8 @@ int cmd_embed(int argc, char **argv)
         goto done;
     }
     X = eval_embed(&m, w, &set, pool, batch, "embed", NULL);
-    if (!X) goto done;
-    char path[1100];
     int64_t shape[2] = {set.count, ij_embed_dim(&m.cfg, pool)};
+    if (!X || eval_check_finite(X, (size_t)shape[0] * (size_t)shape[1], checkpoint)) goto done;
     snprintf(path, sizeof path, "%s_features.npy", out);
     if (ij_npy_write_f32(path, X, 2, shape)) goto done;
     printf("wrote %s [%lld, %lld] float32\n", path, (long long)shape[0], (long long)shape[1]);

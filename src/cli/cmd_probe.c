@@ -59,7 +59,7 @@ static int save_labels(const char *dir, const char *name, const int *y, int n)
 }
 
 /* Embed train and test with one encoder, save the features, evaluate. */
-static int evaluate_encoder(IjReportRow *row, const char *name, const char *file, IjModel *m,
+static int evaluate_encoder(IjReportRow *row, const char *name, const char *source, const char *file, IjModel *m,
                             const IjEncoderW *w, const IjImageSet *tr, const IjImageSet *te,
                             IjPool pool, int batch, const char *fdir, int C, int seed, const AttnSettings *a)
 {
@@ -69,7 +69,9 @@ static int evaluate_encoder(IjReportRow *row, const char *name, const char *file
     float *Xtr = eval_embed(m, w, tr, pool, batch, name, attn ? &Ttr : NULL);
     float *Xte = Xtr ? eval_embed(m, w, te, pool, batch, name, attn ? &Tte : NULL) : NULL;
     char fn[128];
-    if (!Xte) goto out;
+    if (!Xte || eval_check_finite(Xtr, (size_t)tr->count * d, source) ||
+        eval_check_finite(Xte, (size_t)te->count * d, source))
+        goto out;
     snprintf(fn, sizeof fn, "%s_train", file);
     if (save_features(fdir, fn, Xtr, tr->count, d)) goto out;
     snprintf(fn, sizeof fn, "%s_test", file);
@@ -144,7 +146,9 @@ int cmd_probe(int argc, char **argv)
     }
     char fdir[1100];
     snprintf(fdir, sizeof fdir, "%s/features", out);
-    if (ij_mkdirs(fdir)) return -1;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/probe.json", out);
+    if (ij_mkdirs(fdir) || ij_check_writable(path)) return -1; /* before the work, not after it */
 
     int run_seed = 0;
     IjModel m, r;
@@ -192,19 +196,18 @@ int cmd_probe(int argc, char **argv)
         goto done;
     char name[64];
     snprintf(name, sizeof name, "I-JEPA (%s encoder)", encoder);
-    if (evaluate_encoder(&rep.rows[rep.nrows++], name, "ijepa", &m, w, &tr, &te, pool, batch, fdir, C, seed, &attn))
+    if (evaluate_encoder(&rep.rows[rep.nrows++], name, checkpoint, "ijepa", &m, w, &tr, &te, pool, batch, fdir, C, seed, &attn))
         goto done;
     if (baselines) {
         if (ij_model_init(&r, &m.cfg, (uint64_t)seed)) goto done;
         ij_model_set_bf16(&r, m.bf16);
-        int e = evaluate_encoder(&rep.rows[rep.nrows++], "random-init encoder", "random", &r, &r.tenc,
+        int e = evaluate_encoder(&rep.rows[rep.nrows++], "random-init encoder", "random-init encoder", "random", &r, &r.tenc,
                                  &tr, &te, pool, batch, fdir, C, seed, &attn);
         ij_model_free(&r);
         if (e) goto done;
         if (evaluate_pixels(&rep.rows[rep.nrows++], &tr, &te, m.cfg.patch_size, fdir, C, seed, &attn)) goto done;
     }
     ij_report_print(&rep);
-    char path[1200];
     snprintf(path, sizeof path, "%s/probe.json", out);
     if (ij_report_write_json(&rep, path)) goto done;
     snprintf(path, sizeof path, "%s/probe.md", out);

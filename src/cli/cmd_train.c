@@ -4,6 +4,7 @@
 
 #include "cli/options.h"
 #include "core/error.h"
+#include "core/stop_signal.h"
 #include "core/timer.h"
 #include "data/dataset.h"
 #include "dist/dist.h"
@@ -12,10 +13,12 @@
 #include "io/fsutil.h"
 #include "io/curves.h"
 #include "io/metrics.h"
+#include "io/run_folder.h"
 #include "train/trainer.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <signal.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,95 +30,32 @@ static const char usage[] =
     "Pretrain an I-JEPA model (context encoder, predictor, EMA target encoder) on unlabeled\n"
     "images. Settings come from the defaults, then --config (the official YAML layout), then\n"
     "the options below. The run folder gets config.yaml, metrics.jsonl and checkpoint.safetensors.\n"
-    "--resume RUN_DIR continues a run exactly where its last checkpoint left it.";
+    "--resume RUN_DIR continues a run exactly where its last checkpoint left it. One process at a\n"
+    "time may use a run folder. SIGTERM or Ctrl-C ends the current step, writes a checkpoint and\n"
+    "exits with 128 + the signal (a second one exits at once).";
 
-/* String options are parsed into pointers, then copied into the config's arrays. */
-typedef struct {
-    const char *data, *masks, *model, *loss, *folder, *ema, *decode, *probe_pool;
-} StringArgs;
-
-/* --ema: "on", "off" (momentum 0: the target is a copy of the encoder after each step) or "A,B". */
-static int parse_ema(IjTrainConfig *c, const char *v)
+/* --config and --resume, then one option per setting of the table (train/train_config.h), whose
+ * flag, bounds, help and YAML key it carries, in the YAML's order; --ema is parsed after.
+ * Returns how many. */
+static int build_options(Option *o, IjTrainConfig *c, const char **ema, const char **config, const char **resume)
 {
-    if (!v) return 0;
-    if (!strcmp(v, "on") || !strcmp(v, "off")) return c->use_ema = !strcmp(v, "on"), 0;
-    char *end;
-    double a = strtod(v, &end), b = -1;
-    if (end != v && *end == ',') {
-        const char *second = end + 1;
-        b = strtod(second, &end);
-        if (end == second) b = -1;
-    }
-    if (*end || !(a >= 0 && a <= b && b <= 1))
-        return ij_error("--ema: '%s' is not on, off or a pair A,B with 0 <= A <= B <= 1", v);
-    c->ema[0] = a, c->ema[1] = b, c->use_ema = 1;
-    return 0;
-}
-
-static int copy_str(char *dst, size_t size, const char *src, const char *name)
-{
-    if (!src) return 0;
-    if (strlen(src) >= size) return ij_error("--%s: value too long", name);
-    memcpy(dst, src, strlen(src) + 1);
-    return 0;
-}
-
-static int build_options(Option *o, IjTrainConfig *c, StringArgs *s, const char **config,
-                         const char **resume)
-{
-    int n = 0;
+    IjSettingFlag f[96];
+    int nf = ij_train_config_flags(f, 96), n = 0;
+    IJ_ASSERT(nf > 0);
     o[n++] = (Option){"config", OPT_STRING, config, "YAML file in the official layout (data, mask, meta, optimization, logging)", 0, -1, NULL};
     o[n++] = (Option){"resume", OPT_STRING, resume, "continue the run in this folder from its checkpoint", 0, -1, NULL};
-    o[n++] = (Option){"data", OPT_STRING, &s->data, "fashion-mnist, a folder of IDX files, a folder of class folders of JPEG/PNG, or tar shards (a.tar,b.tar or 'train-*.tar')", 0, -1, NULL};
-    o[n++] = (Option){"out", OPT_STRING, &s->folder, "run folder", 0, -1, NULL};
-    o[n++] = (Option){"model", OPT_STRING, &s->model, "encoder preset (vit_tiny ... vit_giant)", 0, -1, NULL};
-    o[n++] = (Option){"img-size", OPT_INT, &c->crop_size, "crop side in pixels (model input)", 1, 4096, NULL};
-    o[n++] = (Option){"channels", OPT_INT, &c->channels, "image channels: 1 or 3", 1, 3, NULL};
-    o[n++] = (Option){"patch-size", OPT_INT, &c->patch_size, "patch side in pixels", 1, 256, NULL};
-    o[n++] = (Option){"embed-dim", OPT_INT, &c->embed_dim, "encoder width (0: preset)", 0, 16384, NULL};
-    o[n++] = (Option){"depth", OPT_INT, &c->depth, "encoder blocks (0: preset)", 0, 256, NULL};
-    o[n++] = (Option){"heads", OPT_INT, &c->num_heads, "attention heads (0: preset)", 0, 256, NULL};
-    o[n++] = (Option){"pred-dim", OPT_INT, &c->pred_emb_dim, "predictor width", 4, 16384, NULL};
-    o[n++] = (Option){"pred-depth", OPT_INT, &c->pred_depth, "predictor blocks", 1, 256, NULL};
-    o[n++] = (Option){"batch-size", OPT_INT, &c->batch_size, "images per step", 1, 1 << 20, NULL};
-    o[n++] = (Option){"epochs", OPT_INT, &c->epochs, "epochs (sets the schedule length)", 1, 1 << 20, NULL};
-    o[n++] = (Option){"steps", OPT_INT, &c->max_steps, "stop after this many steps in total (0: run all epochs)", 0, 2147483647, NULL};
-    o[n++] = (Option){"minutes", OPT_FLOAT, &c->max_minutes, "stop cleanly after this much wall time (0: no limit)", 0, 1e9, NULL};
-    o[n++] = (Option){"lr", OPT_FLOAT, &c->lr, "peak learning rate", 0, 1e9, NULL};
-    o[n++] = (Option){"start-lr", OPT_FLOAT, &c->start_lr, "learning rate at step 1", 0, 1e9, NULL};
-    o[n++] = (Option){"final-lr", OPT_FLOAT, &c->final_lr, "learning rate at the end", 0, 10, NULL};
-    o[n++] = (Option){"warmup", OPT_FLOAT, &c->warmup, "warmup length in epochs", 0, 1e6, NULL};
-    o[n++] = (Option){"weight-decay", OPT_FLOAT, &c->weight_decay, "weight decay at the start", 0, 10, NULL};
-    o[n++] = (Option){"final-weight-decay", OPT_FLOAT, &c->final_weight_decay, "weight decay at the end", 0, 10, NULL};
-    o[n++] = (Option){"ema", OPT_STRING, &s->ema, "EMA momentum start,end; off: no EMA (the target is a copy of the encoder after each step)", 0, -1, NULL};
-    o[n++] = (Option){"target-norm", OPT_SWITCH, &c->target_norm, "LayerNorm (no affine) on the targets", 0, -1, NULL};
-    o[n++] = (Option){"bf16", OPT_SWITCH, &c->use_bfloat16, "bf16 operands in the matrix products, float32 sums and weights (meta.use_bfloat16; IJEPA_BF16_PATH=emulated|avx512bf16 forces a path)", 0, -1, NULL};
-    o[n++] = (Option){"ipe-scale", OPT_FLOAT, &c->ipe_scale, "schedule length scale", 1e-6, 1e6, NULL};
-    o[n++] = (Option){"loss", OPT_STRING, &s->loss, "smooth_l1 or l2", 0, -1, NULL};
-    o[n++] = (Option){"masks", OPT_STRING, &s->masks, "official (reference collator), fixed (no artefacts), block, random or raster", 0, -1, NULL};
-    o[n++] = (Option){"target-ratio", OPT_FLOAT, &c->target_ratio, "block / random masks: target area fraction", 0, 1, NULL};
-    o[n++] = (Option){"num-targets", OPT_INT, &c->num_pred_masks, "target blocks per image", 1, 64, NULL};
-    o[n++] = (Option){"target-scale", OPT_PAIR, c->pred_mask_scale, "target block area range", 0, 1, NULL};
-    o[n++] = (Option){"target-aspect", OPT_PAIR, c->aspect_ratio, "target block aspect range", 0.01, 100, NULL};
-    o[n++] = (Option){"context-scale", OPT_PAIR, c->enc_mask_scale, "context block area range", 0, 1, NULL};
-    o[n++] = (Option){"min-keep", OPT_INT, &c->min_keep, "least context tokens", 0, 1 << 20, NULL};
-    o[n++] = (Option){"allow-overlap", OPT_INT, &c->allow_overlap, "1: context may include target tokens", 0, 1, NULL};
-    o[n++] = (Option){"crop-scale", OPT_PAIR, c->crop_scale, "RandomResizedCrop area range", 0, 1, NULL};
-    o[n++] = (Option){"crop-ratio", OPT_PAIR, c->crop_ratio, "RandomResizedCrop aspect range", 0.01, 100, NULL};
-    o[n++] = (Option){"hflip", OPT_INT, &c->use_horizontal_flip, "1: random horizontal flips", 0, 1, NULL};
-    o[n++] = (Option){"seed", OPT_INT, &c->seed, "seed of init, data order, crops and mask positions", 0, 2147483647, NULL};
-    o[n++] = (Option){"log-every", OPT_INT, &c->log_every, "steps between metric lines", 1, 1 << 30, NULL};
-    o[n++] = (Option){"checkpoint-every", OPT_INT, &c->checkpoint_every, "steps between checkpoints", 1, 1 << 30, NULL};
-    o[n++] = (Option){"save-every-epochs", OPT_INT, &c->save_every_epochs, "also keep checkpoint-epochN every N epochs (0: no)", 0, 1 << 20, NULL};
-    o[n++] = (Option){"probe-every", OPT_INT, &c->probe_every, "steps between online probes of the target encoder (0: off)", 0, 1 << 30, NULL};
-    o[n++] = (Option){"probe-fit", OPT_INT, &c->probe_fit, "online probe: training images it fits on", 10, 1 << 24, NULL};
-    o[n++] = (Option){"diag-every", OPT_INT, &c->diag_every, "steps between collapse diagnostics on one held-out batch (0: only with the probes)", 0, 1 << 30, NULL};
-    o[n++] = (Option){"probe-start", OPT_SWITCH, &c->probe_at_start, "online probe also at step 0 (the random-init encoder)", 0, -1, NULL};
-    o[n++] = (Option){"probe-pool", OPT_STRING, &s->probe_pool, "online probe features: last (average of the final tokens) or last4 (average pools of the 4 last blocks)", 0, -1, NULL};
-    o[n++] = (Option){"probe-held", OPT_INT, &c->probe_held, "online probe: other training images it is scored on", 10, 1 << 24, NULL};
-    o[n++] = (Option){"threads", OPT_INT, &c->threads, "CPU threads (0: all cores)", 0, 4096, NULL};
-    o[n++] = (Option){"decode", OPT_STRING, &s->decode, "once: decode images at load, keep pixels; per-batch: keep the files, decode in the loader (less memory, any image sizes)", 0, -1, NULL};
-    o[n++] = (Option){"loader-threads", OPT_INT, &c->loader_threads, "background threads building the next batches (0: build in the training thread)", 0, 64, NULL};
+    for (int i = 0; i < nf; i++) {
+        static const OptType types[] = {[IJ_SETTING_INT] = OPT_INT, [IJ_SETTING_DOUBLE] = OPT_FLOAT,
+                                        [IJ_SETTING_BOOL] = OPT_SWITCH, [IJ_SETTING_PAIR] = OPT_PAIR,
+                                        [IJ_SETTING_TEXT] = OPT_TEXT, [IJ_SETTING_EMA] = OPT_STRING};
+        static char helps[96][400]; /* the help line with the YAML key the flag sets */
+        if (f[i].section) snprintf(helps[i], sizeof helps[i], "%s [%s.%s]", f[i].help, f[i].section, f[i].key);
+        else snprintf(helps[i], sizeof helps[i], "%s", f[i].help);
+        Option x = {f[i].flag, types[f[i].type], (char *)c + f[i].off, helps[i], f[i].min, f[i].max, NULL};
+        if (f[i].type == IJ_SETTING_TEXT) x.min = 0, x.max = (double)f[i].size;
+        if (f[i].type == IJ_SETTING_EMA) x.value = ema;
+        o[n++] = x;
+    }
     return n;
 }
 
@@ -137,7 +77,46 @@ static int save(const IjTrainer *t, const char *folder, const char *name)
     return ij_trainer_save(t, path);
 }
 
-/* Probe the target encoder on held-out training images; one metrics line. */
+/* Lock the run folder, then hold it to the run-folder rules (io/run_folder.h): a new run needs
+ * an empty folder or --force, a resumed one a checkpoint; stale temporary files go. */
+static int open_run_folder(IjRunLock *lock, const char *folder, int resume, int force)
+{
+    if (ij_run_lock(lock, folder)) return -1;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", folder);
+    const char *held = ij_run_existing(folder);
+    int rc = 0;
+    if (resume && !ij_exists(path))
+        rc = ij_error("%s: no checkpoint.safetensors to resume from (%s)", folder,
+                      held ? "the run stopped before its first checkpoint: start it again with --out and --force"
+                           : "start a run there with --out");
+    else if (!resume && held && !force)
+        rc = ij_error("%s already holds a run (%s): continue it with --resume %s, or replace it with --force",
+                      folder, held, folder);
+    else if (!resume && held && ij_run_clear(folder))
+        rc = -1;
+    if (rc) {
+        ij_run_unlock(lock);
+        return -1;
+    }
+    int stale = ij_run_remove_stale(folder);
+    if (stale > 0)
+        printf("%s: removed %d temporary file%s left by a killed run\n", folder, stale, stale == 1 ? "" : "s");
+    return 0;
+}
+
+/* SIGTERM / SIGINT: the step in flight has finished; save it and report. 128 + sig. */
+static int stop_on_signal(const IjTrainer *t, const char *folder, int sig, int tty)
+{
+    ij_stop_signal_disarm(); /* a second signal now ends the process at once */
+    if (save(t, folder, "checkpoint.safetensors")) return -1;
+    if (tty) printf("\n");
+    fflush(stdout);
+    fprintf(stderr, "ijepa train: stopped by %s at step %lld; checkpoint %s/checkpoint.safetensors written "
+                    "(continue with --resume %s)\n", ij_stop_signal_name(sig), (long long)t->step, folder, folder);
+    return 128 + sig;
+}
+
 /* Collapse diagnostics on a fixed batch: the first images of the probe's held-out set,
  * resized whole, with the masks of batch counter 0. */
 static int diagnose(IjOnlineProbe *probe, IjTrainer *t, IjDiagnostics *d)
@@ -197,26 +176,29 @@ int cmd_train(int argc, char **argv)
 {
     IjTrainConfig c;
     ij_train_config_defaults(&c);
-    StringArgs s = {0};
-    const char *config = NULL, *resume = NULL;
+    const char *config = NULL, *resume = NULL, *ema = NULL;
     int strict = 0;
-    Option opts[64];
-    int n = build_options(opts, &c, &s, &config, &resume);
+    Option opts[128];
+    int n = build_options(opts, &c, &ema, &config, &resume);
     /* data-parallel settings (mpirun -np N): how the run is executed, not what it computes */
     double bucket_mb = 4, dist_timeout = 0;
     int check_every = 100;
     opts[n++] = (Option){"bucket-mb", OPT_FLOAT, &bucket_mb, "mpirun: gradient allreduce bucket size in MiB; buckets start during the backward pass (0: one allreduce after it)", 0, 1 << 20, NULL};
     opts[n++] = (Option){"check-every", OPT_INT, &check_every, "mpirun: steps between checks that all ranks hold identical weights (0: only at checkpoints)", 0, 1 << 30, NULL};
     opts[n++] = (Option){"dist-timeout", OPT_FLOAT, &dist_timeout, "mpirun: seconds a rank waits for the others before it stops the job (0: no limit)", 0, 1e9, NULL};
+    static const char force_help[] = "replace the run that --out already holds (its config, metrics and checkpoints)";
+    int force = 0, scratch_force = 0;
+    opts[n++] = (Option){"force", OPT_FLAG, &force, force_help, 0, -1, NULL};
     static const char strict_help[] = "stop at the first corrupt image instead of skipping it with a warning";
     opts[n++] = (Option){"strict", OPT_FLAG, &strict, strict_help, 0, -1, NULL};
     /* First pass: only --config / --resume, so that files load before flags override them. */
     IjTrainConfig scratch = c;
-    StringArgs scratch_s = {0};
-    Option pre[64];
+    const char *scratch_ema = NULL;
+    Option pre[128];
     int scratch_strict = 0;
-    build_options(pre, &scratch, &scratch_s, &config, &resume);
-    memcpy(pre + n - 4, opts + n - 4, 3 * sizeof *pre);  /* the mpirun settings, parsed twice alike */
+    build_options(pre, &scratch, &scratch_ema, &config, &resume);
+    memcpy(pre + n - 5, opts + n - 5, 3 * sizeof *pre);  /* the mpirun settings, parsed twice alike */
+    pre[n - 2] = (Option){"force", OPT_FLAG, &scratch_force, force_help, 0, -1, NULL};
     pre[n - 1] = (Option){"strict", OPT_FLAG, &scratch_strict, strict_help, 0, -1, NULL};
     int rc = opt_parse(pre, n, argc, argv, 2, usage);
     if (rc) return rc < 0 ? -1 : 0;
@@ -226,21 +208,23 @@ int cmd_train(int argc, char **argv)
     int lead = ij_dist_rank() == 0;
     if (resume && lead) {
         snprintf(path, sizeof path, "%s/config.yaml", resume);
+        if (!ij_exists(path))
+            return ij_error("%s: not a run folder (no config.yaml): start a run there with --out", resume);
         if (ij_train_config_load_yaml(&c, path)) return -1;
     } else if (config && lead && ij_train_config_load_yaml(&c, config)) {
         return -1;
     }
-    if (opt_parse(opts, n, argc, argv, 2, usage) < 0) return -1;
-    if (copy_str(c.data, sizeof c.data, s.data, "data") || copy_str(c.masks, sizeof c.masks, s.masks, "masks") ||
-        copy_str(c.model_name, sizeof c.model_name, s.model, "model") ||
-        copy_str(c.loss, sizeof c.loss, s.loss, "loss") || copy_str(c.folder, sizeof c.folder, s.folder, "out") ||
-        copy_str(c.decode, sizeof c.decode, s.decode, "decode") ||
-        copy_str(c.probe_pool, sizeof c.probe_pool, s.probe_pool, "probe-pool") ||
-        parse_ema(&c, s.ema))
-        return -1;
-    if (resume && s.folder && strcmp(s.folder, resume) != 0)
+    char folder[sizeof c.folder];
+    memcpy(folder, c.folder, sizeof folder);
+    if (opt_parse(opts, n, argc, argv, 2, usage) < 0 || (ema && ij_train_config_set_ema(&c, ema))) return -1;
+    int out_given = memcmp(folder, c.folder, sizeof folder) != 0;
+    if (resume && out_given && strcmp(c.folder, resume) != 0)
         return ij_error("--out and --resume name different folders; a resumed run stays in its folder");
-    if (resume) copy_str(c.folder, sizeof c.folder, resume, "resume");
+    if (resume) {
+        if (strlen(resume) >= sizeof c.folder) return ij_error("--resume: folder name too long");
+        memset(c.folder, 0, sizeof c.folder);
+        memcpy(c.folder, resume, strlen(resume));
+    }
     if (ij_dist_bcast(&c, sizeof c)) return -1;  /* homogeneous machines: the struct's bytes */
     ij_dist_set_timeout(dist_timeout);
     if (!lead) c.probe_every = 0;                /* rank 0 alone probes */
@@ -249,34 +233,47 @@ int cmd_train(int argc, char **argv)
         omp_set_num_threads(c.threads);
         openblas_set_num_threads(c.threads);
     }
+    if (resume && force) return ij_error("--force replaces a run; --resume continues one: give one of them");
+    /* The run folder (rank 0's): locked for the whole run before anything is loaded or written. */
+    IjRunLock lock = {-1};
+    if (lead && open_run_folder(&lock, c.folder, resume != NULL, force)) return -1;
 
     IjImageSet data;
     /* images are converted to the model's channel count as they are decoded */
     IjLoadOptions lo = {.channels = c.channels, .strict = strict, .keep_files = !strcmp(c.decode, "per-batch")};
-    if (ij_imageset_load_opts(&data, c.data, 1, &lo)) return -1;
+    if (ij_imageset_load_opts(&data, c.data, 1, &lo)) {
+        ij_run_unlock(&lock);
+        return -1;
+    }
     IjTrainer t;
     if (ij_trainer_init(&t, &c, &data)) {
         ij_imageset_free(&data);
+        ij_run_unlock(&lock);
         return -1;
     }
     t.grad_bucket = (size_t)(bucket_mb * (1 << 20) / sizeof(float));
     rc = -1;
     IjMetrics metrics = {0};
     IjOnlineProbe probe = {0};
-    if (lead && ij_mkdirs(c.folder)) goto done;
     if (!lead) c.diag_every = 0;
     if ((c.probe_every > 0 || c.diag_every > 0) &&
         ij_online_probe_init(&probe, &data, c.probe_fit, c.probe_held, (uint64_t)c.seed,
                              strcmp(c.probe_pool, "last4") ? IJ_POOL_LAST : IJ_POOL_LAST4))
         goto done;
-    snprintf(path, sizeof path, "%s/config.yaml", c.folder);
-    if (lead && ij_train_config_save_yaml(&c, path)) goto done;
+    /* Everything is checked (a resumed checkpoint included) before the folder is written to. */
     if (resume) {
         snprintf(path, sizeof path, "%s/checkpoint.safetensors", c.folder);
         if ((lead && ij_trainer_load(&t, path)) || ij_trainer_broadcast(&t)) goto done;
     }
     snprintf(path, sizeof path, "%s/metrics.jsonl", c.folder);
+    int dropped = lead && resume ? ij_metrics_cut(path, (long long)t.step) : 0;
+    if (dropped < 0) goto done;
+    if (dropped > 0)
+        printf("metrics.jsonl: %d line%s past the checkpoint's step %lld removed (they will be written again)\n",
+               dropped, dropped == 1 ? "" : "s", (long long)t.step);
     if (lead && ij_metrics_open(&metrics, path)) goto done;
+    snprintf(path, sizeof path, "%s/config.yaml", c.folder);
+    if (lead && ij_train_config_save_yaml(&c, path)) goto done;
 
     printf("# effective configuration (saved as %s/config.yaml)\n", c.folder);
     ij_train_config_print(&c);
@@ -308,6 +305,7 @@ int cmd_train(int argc, char **argv)
     fflush(stdout);
 
     int tty = isatty(STDOUT_FILENO);
+    ij_stop_signal_arm();
     int64_t last_probe = -1;
     double start = ij_now(), window_start = start, loss_sum = 0;
     int64_t window_steps = 0, start_step = t.step;
@@ -388,6 +386,16 @@ int cmd_train(int argc, char **argv)
             snprintf(name, sizeof name, "checkpoint-epoch%lld.safetensors", (long long)(t.step / t.ipe));
             if (save(&t, c.folder, name)) goto done;
         }
+        int sig = ij_stop_signal(); /* after the step's metrics line: the checkpoint is at the last line's step */
+        if (ij_dist_size() > 1) {   /* every rank stops at the same step */
+            int any;
+            if (ij_dist_any(sig != 0, &any)) goto done;
+            if (any && !sig) sig = SIGTERM;
+        }
+        if (sig) {
+            rc = stop_on_signal(&t, c.folder, sig, tty);
+            goto done;
+        }
     }
     /* a run stopped by --minutes still ends with a probe point */
     double probe_s;
@@ -403,9 +411,11 @@ int cmd_train(int argc, char **argv)
            (long long)(t.step - start_step), ij_now() - start, c.folder);
     rc = 0;
 done:
+    ij_stop_signal_disarm();
     ij_online_probe_free(&probe);
     ij_metrics_close(&metrics);
     ij_trainer_free(&t);
     ij_imageset_free(&data);
+    ij_run_unlock(&lock);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include "core/timer.h"
 #include "io/checkpoint.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,15 @@ float *eval_embed(IjModel *m, const IjEncoderW *w, const IjImageSet *set, IjPool
     printf("%s: embedded %d images in %.1f s (%.0f images/s)\n", label, set->count, dt, set->count / dt);
     fflush(stdout);
     return out;
+}
+
+int eval_check_finite(const float *X, size_t n, const char *source)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(X[i]))
+            return ij_error("%s: its features are not finite (%s at value %zu of %zu): the weights hold NaN or "
+                            "infinity, or overflow", source, isnan(X[i]) ? "NaN" : "infinity", i, n);
+    return 0;
 }
 
 float *eval_pixels(const IjImageSet *set)

@@ -21,6 +21,8 @@ int eval_parse_pool(const char *s, IjPool *pool);
  * final tokens [n, N, D] (the caller frees them too). */
 float *eval_embed(IjModel *m, const IjEncoderW *w, const IjImageSet *set, IjPool pool, int batch,
                   const char *label, float **tokens);
+/* -1 with "<source>: its features are not finite (NaN or infinity) ..." unless every X[i] is finite. */
+int eval_check_finite(const float *X, size_t n, const char *source);
 /* Raw pixels in [0, 1] as features [n, H*W*C]. */
 float *eval_pixels(const IjImageSet *set);
 /* Raw pixels in [0, 1] as tokens: the (H/p)(W/p) patches of p x p x C pixels, [n, (H/p)(W/p), p*p*C]

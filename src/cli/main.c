@@ -49,9 +49,10 @@ int main(int argc, char **argv)
             ij_dist_abort(1);
             return 1;
         }
-        if (commands[i].run(argc, argv) == 0) {
+        int rc = commands[i].run(argc, argv);
+        if (rc >= 0) { /* 0, or 128 + a signal that stopped the command cleanly (it said so) */
             ij_dist_finalize();
-            return 0;
+            return rc;
         }
         if (ij_dist_size() > 1) fprintf(stderr, "ijepa %s: rank %d: %s\n", argv[1], ij_dist_rank(), ij_last_error());
         else fprintf(stderr, "ijepa %s: %s\n", argv[1], ij_last_error());

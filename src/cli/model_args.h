@@ -1,16 +1,19 @@
-/* model_args.h: the model-shape options shared by every subcommand. */
+/* model_args.h: the model-shape options of the commands that build a model without training it
+ * (bench, info). Flags, bounds and help come from the training settings table (train/train_config.h)
+ * and the configuration from ij_train_config_model, as in `train`: one route from flags to a model. */
 #ifndef IJEPA_CLI_MODEL_ARGS_H
 #define IJEPA_CLI_MODEL_ARGS_H
 
 #include "cli/options.h"
 #include "model/config.h"
+#include "train/train_config.h"
 
 typedef struct {
-    const char *model;
-    int img_size, channels, patch_size, embed_dim, depth, heads, mlp_dim, pred_dim, pred_depth;
+    IjTrainConfig tc; /* the model's settings live here, as in a training run */
+    int mlp_dim;      /* --mlp-dim: encoder MLP width (0: 4 x width, or the preset's) */
 } ModelArgs;
 
-/* Defaults: the preset's values are used for every field left at 0. */
+/* The training defaults with these model settings. */
 void model_args_defaults(ModelArgs *a, const char *preset, int img_size, int channels, int patch,
                          int pred_dim, int pred_depth);
 /* Appends the options to opts (room for MODEL_ARGS_COUNT); returns how many. */

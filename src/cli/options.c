@@ -16,7 +16,7 @@ void opt_print_help(const Option *opts, int nopts, const char *usage)
         const Option *o = &opts[i];
         char left[64], def[64] = "";
         snprintf(left, sizeof left, "--%s%s", o->name,
-                 o->type == OPT_INT ? " N" : o->type == OPT_FLOAT ? " X" : o->type == OPT_STRING ? " S" : o->type == OPT_PAIR ? " A,B" : o->type == OPT_SWITCH ? " [on|off]" : "");
+                 o->type == OPT_INT ? " N" : o->type == OPT_FLOAT ? " X" : o->type == OPT_STRING || o->type == OPT_TEXT ? " S" : o->type == OPT_PAIR ? " A,B" : o->type == OPT_SWITCH ? " [on|off]" : "");
         if (o->type == OPT_INT) snprintf(def, sizeof def, " (default %d)", *(int *)o->value);
         if (o->type == OPT_FLOAT) snprintf(def, sizeof def, " (default %g)", *(double *)o->value);
         if (o->type == OPT_PAIR)
@@ -24,6 +24,8 @@ void opt_print_help(const Option *opts, int nopts, const char *usage)
         if (o->type == OPT_SWITCH) snprintf(def, sizeof def, " (default %s)", *(int *)o->value ? "on" : "off");
         if (o->type == OPT_STRING && *(const char **)o->value)
             snprintf(def, sizeof def, " (default %s)", *(const char **)o->value);
+        if (o->type == OPT_TEXT && *(const char *)o->value)
+            snprintf(def, sizeof def, " (default %.40s)", (const char *)o->value);
         printf("  %-24s %s%s\n", left, o->help, def);
     }
     printf("  %-24s %s\n", "--help", "show this help");
@@ -65,6 +67,12 @@ static int set_value(const Option *o, const char *v)
     } else if (o->type == OPT_STRING) {
         if (!*v) return ij_error("--%s: empty value", o->name);
         *(const char **)o->value = v;
+    } else if (o->type == OPT_TEXT) {
+        if (!*v) return ij_error("--%s: empty value", o->name);
+        size_t n = strlen(v);
+        if (n >= (size_t)o->max) return ij_error("--%s: value longer than %d characters", o->name, (int)o->max - 1);
+        memset(o->value, 0, (size_t)o->max); /* zero-filled, as the config's strings are */
+        memcpy(o->value, v, n);
     }
     if (o->seen) *o->seen = 1;
     return 0;

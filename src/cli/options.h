@@ -5,13 +5,14 @@
 #ifndef IJEPA_CLI_OPTIONS_H
 #define IJEPA_CLI_OPTIONS_H
 
-/* PAIR: "a,b" into double[2]; SWITCH: on/off (also true/false, 1/0) into int 1/0, bare: on */
-typedef enum { OPT_INT, OPT_FLOAT, OPT_STRING, OPT_FLAG, OPT_PAIR, OPT_SWITCH } OptType;
+/* PAIR: "a,b" into double[2]; SWITCH: on/off (also true/false, 1/0) into int 1/0, bare: on;
+ * TEXT: copied into char[max] (a longer value is an error) */
+typedef enum { OPT_INT, OPT_FLOAT, OPT_STRING, OPT_FLAG, OPT_PAIR, OPT_SWITCH, OPT_TEXT } OptType;
 
 typedef struct {
     const char *name;     /* without the leading "--" */
     OptType type;
-    void *value;          /* int*, double*, const char**, int* (flag), double[2] (pair), int* (switch) */
+    void *value;          /* int*, double*, const char**, int* (flag), double[2] (pair), int* (switch), char[] (text) */
     const char *help;
     double min, max;      /* for OPT_INT / OPT_FLOAT (inclusive); ignored if min > max */
     int *seen;            /* optional: set to 1 when given on the command line */

@@ -240,6 +240,19 @@ static void png_read_mem(png_structp p, png_bytep out, size_t n)
 
 static int decode_png(DecodeCtx *c, PngSrc *src, png_structp *pp, png_infop *ip, png_bytep **rows)
 {
+    /* The size first, from the IHDR chunk that must follow the signature: libpng would refuse a
+     * side over its user limit with only "Invalid IHDR data". */
+    const uint8_t *d = src->data;
+    if (src->size >= 24 && !memcmp(d + 12, "IHDR", 4)) {
+        unsigned long w = (unsigned long)d[16] << 24 | (unsigned long)d[17] << 16 | (unsigned long)d[18] << 8 | d[19];
+        unsigned long h = (unsigned long)d[20] << 24 | (unsigned long)d[21] << 16 | (unsigned long)d[22] << 8 | d[23];
+        if (w > 65535 || h > 65535) {
+            snprintf(c->msg, sizeof c->msg, "header declares %lu x %lu pixels, more than the limit of 65535 per side",
+                     w, h);
+            return -1;
+        }
+        if (ctx_too_big(c, w, h)) return -1;
+    }
     *pp = png_create_read_struct(PNG_LIBPNG_VER_STRING, src, png_fail, png_warn);
     if (!*pp) {
         snprintf(c->msg, sizeof c->msg, "out of memory");

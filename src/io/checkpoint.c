@@ -8,42 +8,48 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int meta_int(const StFile *f, const char *key, int *out, int required)
+/* A metadata integer: 0 and *out set, 1 when absent and not required, -1 with an error naming the
+ * file otherwise (lo..hi: the bounds it must lie in). */
+static int meta_int(const StFile *f, const char *key, int *out, int required, int lo, int hi)
 {
     const char *v = st_meta(f, key);
     if (!v) return required ? ij_error("%s: metadata has no '%s' (needed for the model configuration)", f->path, key) : 1;
     char *end;
     errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < 1 || x > 1 << 20)
-        return ij_error("%s: metadata '%s' = '%s' is not a positive integer", f->path, key, v);
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end) return ij_error("%s: metadata '%s' = '%s' is not an integer", f->path, key, v);
+    if (x < lo || x > hi)
+        return ij_error("%s: metadata '%s' = %s is out of range [%d, %d]", f->path, key, v, lo, hi);
     *out = (int)x;
     return 0;
+}
+
+static int meta_shape(const StFile *f, IjConfig *c, const char *key, int required)
+{
+    const IjShapeField *s = ij_shape_field(key);
+    return meta_int(f, key, (int *)((char *)c + s->off), required, s->min, s->max);
 }
 
 int ij_config_from_meta(const StFile *f, IjConfig *c)
 {
     memset(c, 0, sizeof *c);
-    static const struct { const char *key; size_t off; } keys[] = {
-        {"img_size", offsetof(IjConfig, img_size)},   {"channels", offsetof(IjConfig, channels)},
-        {"patch_size", offsetof(IjConfig, patch_size)}, {"embed_dim", offsetof(IjConfig, embed_dim)},
-        {"depth", offsetof(IjConfig, depth)},         {"num_heads", offsetof(IjConfig, num_heads)},
-        {"pred_embed_dim", offsetof(IjConfig, pred_dim)}, {"pred_depth", offsetof(IjConfig, pred_depth)},
-    };
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (meta_int(f, keys[i].key, (int *)((char *)c + keys[i].off), 1)) return -1;
+    for (int i = 0; i < IJ_SHAPE_NFIELDS; i++) { /* the MLP widths are optional (below) */
+        const char *key = ij_shape_fields[i].key;
+        if (strcmp(key, "mlp_dim") && strcmp(key, "pred_mlp_dim") && meta_shape(f, c, key, 1)) return -1;
+    }
     int ratio = 4, r;
-    if ((r = meta_int(f, "mlp_dim", &c->mlp_dim, 0)) < 0) return -1;
+    if ((r = meta_shape(f, c, "mlp_dim", 0)) < 0) return -1;
     if (r == 1) {
-        if (meta_int(f, "mlp_ratio", &ratio, 0) < 0) return -1;
-        if ((long long)ratio * c->embed_dim > 1 << 20)
-            return ij_error("%s: metadata mlp_ratio %d times embed_dim %d is more than %d", f->path, ratio,
-                            c->embed_dim, 1 << 20);
+        if (meta_int(f, "mlp_ratio", &ratio, 0, 1, 64) < 0) return -1;
         c->mlp_dim = ratio * c->embed_dim;
     }
-    if ((r = meta_int(f, "pred_mlp_dim", &c->pred_mlp_dim, 0)) < 0) return -1;
+    if ((r = meta_shape(f, c, "pred_mlp_dim", 0)) < 0) return -1;
     if (r == 1) c->pred_mlp_dim = 4 * c->pred_dim;
-    if (ij_config_validate(c)) return ij_error("%s: %s", f->path, ij_last_error());
+    if (ij_config_validate(c)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", ij_last_error()); /* ij_error must not read its own buffer */
+        return ij_error("%s: %s", f->path, why);
+    }
     return 0;
 }
 
@@ -89,18 +95,14 @@ int ij_checkpoint_save(const IjModel *m, const char *path, const IjExtraSection 
             n++;
         }
     }
-    char v[10][24];
-    int vals[10] = {c->img_size, c->channels, c->patch_size, c->embed_dim, c->depth, c->num_heads,
-                    c->mlp_dim, c->pred_dim, c->pred_depth, c->pred_mlp_dim};
-    const char *keys[10] = {"img_size", "channels", "patch_size", "embed_dim", "depth", "num_heads",
-                            "mlp_dim", "pred_embed_dim", "pred_depth", "pred_mlp_dim"};
-    const char **kv = ij_calloc((size_t)(2 * (12 + nmeta)), sizeof *kv);
+    char v[IJ_SHAPE_NFIELDS][24];
+    const char **kv = ij_calloc((size_t)(2 * (IJ_SHAPE_NFIELDS + 1 + nmeta)), sizeof *kv);
     int nkv = 0;
     kv[2 * nkv] = "format";
     kv[2 * nkv++ + 1] = "ijepa.c";
-    for (int i = 0; i < 10; i++) {
-        snprintf(v[i], sizeof v[i], "%d", vals[i]);
-        kv[2 * nkv] = keys[i];
+    for (int i = 0; i < IJ_SHAPE_NFIELDS; i++) {
+        snprintf(v[i], sizeof v[i], "%d", *(const int *)((const char *)c + ij_shape_fields[i].off));
+        kv[2 * nkv] = ij_shape_fields[i].key;
         kv[2 * nkv++ + 1] = v[i];
     }
     for (int i = 0; i < nmeta; i++) {
@@ -166,6 +168,11 @@ static int load_part(const StFile *f, const IjTable *tab, int part, int trainabl
 int ij_checkpoint_load_file(IjModel *m, const StFile *f, const IjExtraSection *extra, int n_extra,
                             const char *const *ignore, int n_ignore)
 {
+    int verified = st_verify(f);
+    if (verified < 0) return -1;
+    if (verified == 1)
+        fprintf(stderr, "ijepa: note: %s has no checksum (not written by ijepa.c): its tensor data cannot be "
+                        "verified\n", f->path);
     const IjTable *tab = &m->tab;
     char *used = ij_calloc((size_t)f->n + 1, 1);
     int bare = !find_named(f, "encoder.", "norm.weight") && find_named(f, "", "norm.weight");

@@ -76,3 +76,15 @@ int ij_atomic_commit(IjAtomicFile *a, int wrote_ok)
     a->tmp = NULL;
     return ok ? 0 : ij_error("%s: %s: %s", a->path, what, strerror(err ? err : EIO));
 }
+
+int ij_check_writable(const char *path)
+{
+    char tmp[1200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return ij_error("%s: path too long", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return ij_error("%s: cannot be written: %s", path, strerror(errno));
+    fclose(f);
+    remove(tmp);
+    return 0;
+}

@@ -23,6 +23,10 @@ int ij_atomic_open(IjAtomicFile *a, const char *path);
  * "<path>: cannot rename the temporary file: ...". Always releases a. */
 int ij_atomic_commit(IjAtomicFile *a, int wrote_ok);
 
+/* Before long work whose result goes to path: create and remove its temporary file.
+ * -1 with "<path>: cannot be written: <reason>". */
+int ij_check_writable(const char *path);
+
 /* 1 if path exists (any type), 0 otherwise. */
 int ij_exists(const char *path);
 

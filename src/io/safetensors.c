@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c assumes a little-endian host"
@@ -433,12 +434,39 @@ done:
     return out;
 }
 
+static uint32_t crc_bytes(uint32_t crc, const unsigned char *p, size_t n)
+{
+    while (n > 0) { /* zlib takes the length as uInt */
+        uInt chunk = n > (1u << 30) ? 1u << 30 : (uInt)n;
+        crc = (uint32_t)crc32(crc, p, chunk);
+        p += chunk, n -= chunk;
+    }
+    return crc;
+}
+
 int st_write(const char *path, const StWriteTensor *tensors, int n, const char *const *meta, int nmeta)
 {
     if (n < 0 || nmeta < 0 || (n > 0 && !tensors) || (nmeta > 0 && !meta))
         return ij_error("%s: st_write called with invalid arguments", path);
     size_t *nbytes = ij_calloc((size_t)n, sizeof *nbytes), hlen = 0;
+    /* the header is built twice: first to check the tensors and size them, then with the
+     * checksum of their bytes added to the metadata */
     char *header = build_header(path, tensors, n, meta, nmeta, nbytes, &hlen);
+    if (!header) {
+        free(nbytes);
+        return -1;
+    }
+    free(header);
+    uint32_t crc = (uint32_t)crc32(0, Z_NULL, 0);
+    for (int i = 0; i < n; i++) crc = crc_bytes(crc, tensors[i].data, nbytes[i]);
+    const char **kv = ij_calloc((size_t)(2 * nmeta + 2), sizeof *kv);
+    char crc_hex[16];
+    snprintf(crc_hex, sizeof crc_hex, "%08x", (unsigned)crc);
+    for (int i = 0; i < 2 * nmeta; i++) kv[i] = meta[i];
+    kv[2 * nmeta] = ST_CRC_KEY;
+    kv[2 * nmeta + 1] = crc_hex;
+    header = build_header(path, tensors, n, kv, nmeta + 1, nbytes, &hlen);
+    free(kv);
     if (!header) {
         free(nbytes);
         return -1;
@@ -456,4 +484,20 @@ int st_write(const char *path, const StWriteTensor *tensors, int n, const char *
     free(header);
     free(nbytes);
     return rc;
+}
+
+int st_verify(const StFile *f)
+{
+    const char *want = st_meta(f, ST_CRC_KEY);
+    if (!want) return 1;
+    const unsigned char *p = f->map;
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | p[i];
+    uint32_t crc = crc_bytes((uint32_t)crc32(0, Z_NULL, 0), p + 8 + hlen, f->size - 8 - (size_t)hlen);
+    char got[16];
+    snprintf(got, sizeof got, "%08x", (unsigned)crc);
+    if (strcmp(got, want) != 0)
+        return ij_error("%s: the tensor data does not match its checksum (crc32 %s, expected %s): the file is "
+                        "damaged", f->path, got, want);
+    return 0;
 }

@@ -58,5 +58,10 @@ typedef struct { const char *name; StDtype dtype; int ndim; int64_t shape[8]; co
  * meta: nmeta key/value pairs as meta[2*i], meta[2*i+1] (may be NULL when nmeta==0).
  * Tensors are laid out contiguously in the order given; the header is space-padded to a multiple of 8. */
 int st_write(const char *path, const StWriteTensor *tensors, int n, const char *const *meta, int nmeta);
+/* st_write also stores the crc32 (zlib's) of the data section in the metadata under this key,
+ * as 8 hex digits; st_verify checks it: 0 it matches, 1 the file has none (written elsewhere),
+ * -1 with "<path>: the tensor data does not match its checksum ..." */
+#define ST_CRC_KEY "data_crc32"
+int st_verify(const StFile *f);
 
 #endif

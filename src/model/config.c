@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 
+#include <stddef.h>
 #include <string.h>
 
 static const struct {
@@ -35,8 +36,35 @@ int ij_config_preset(IjConfig *c, const char *name)
                     "vit_huge or vit_giant)", name);
 }
 
+#define SHAPE(key, field, lo, hi, what) {key, offsetof(IjConfig, field), lo, hi, what}
+const IjShapeField ij_shape_fields[IJ_SHAPE_NFIELDS] = {
+    SHAPE("img_size", img_size, 1, 4096, "image size"),
+    SHAPE("channels", channels, 1, 3, "channels"),
+    SHAPE("patch_size", patch_size, 1, 256, "patch size"),
+    SHAPE("embed_dim", embed_dim, 4, 16384, "width"),
+    SHAPE("depth", depth, 1, 256, "depth"),
+    SHAPE("num_heads", num_heads, 1, 256, "heads"),
+    SHAPE("mlp_dim", mlp_dim, 1, 65536, "MLP width"),
+    SHAPE("pred_embed_dim", pred_dim, 4, 16384, "predictor width"),
+    SHAPE("pred_depth", pred_depth, 1, 256, "predictor depth"),
+    SHAPE("pred_mlp_dim", pred_mlp_dim, 1, 65536, "predictor MLP width"),
+};
+
+const IjShapeField *ij_shape_field(const char *key)
+{
+    for (int i = 0; i < IJ_SHAPE_NFIELDS; i++)
+        if (strcmp(ij_shape_fields[i].key, key) == 0) return &ij_shape_fields[i];
+    return NULL;
+}
+
 int ij_config_validate(const IjConfig *c)
 {
+    for (int i = 0; i < IJ_SHAPE_NFIELDS; i++) {
+        const IjShapeField *f = &ij_shape_fields[i];
+        int v = *(const int *)((const char *)c + f->off);
+        if (v < f->min || v > f->max)
+            return ij_error("%s %d is out of range [%d, %d]", f->what, v, f->min, f->max);
+    }
     if (c->channels != 1 && c->channels != 3)
         return ij_error("channels must be 1 or 3, got %d", c->channels);
     if (c->patch_size < 1 || c->img_size < c->patch_size || c->img_size % c->patch_size)

@@ -49,88 +49,129 @@ typedef enum {
     K_OFF,    /* must be false; `note` says why */
     K_ZERO,   /* must be 0; `note` says why */
     K_NULL,   /* must be null; `note` says why */
+    K_EMA,    /* a flag alone (no YAML key): --ema on|off|A,B sets optimization.ema and use_ema */
 } KeyType;
 
+/* One setting: its YAML key (section NULL: a flag alone), its flag (NULL: YAML alone), where it
+ * lives, its bounds and its help. A row with `shape` sets that field of the model and takes its
+ * bounds from model/config.h (0 allowed as well when `preset0`: "the preset's"). */
 typedef struct {
     const char *section, *key;
     KeyType type;
     size_t off, size;
     int ext; /* 1: this program's extension, not in the official configs */
     const char *note;
+    const char *flag;
+    double min, max; /* numbers and both ends of pairs, inclusive; min > max: unbounded */
+    const char *shape;
+    int preset0;
+    const char *help;
 } Key;
 
 #define F(field) offsetof(IjTrainConfig, field), sizeof(((IjTrainConfig *)0)->field)
 #define NOAUG "not supported: only RandomResizedCrop and horizontal flip are implemented"
 #define NOLOAD "not supported: resume a run with --resume"
+#define NOFLAG NULL, 1, 0, NULL, 0, NULL
+#define FLAG(name, lo, hi, help) name, lo, hi, NULL, 0, help
+#define SHAPE_FLAG(name, shape, preset0, help) name, 1, 0, shape, preset0, help
+#define BIG (1 << 30)
 
 static const Key keys[] = {
-    {"data", "batch_size", K_INT, F(batch_size), 0, NULL},
-    {"data", "color_jitter_strength", K_ZERO, 0, 0, 0, NOAUG},
-    {"data", "crop_scale", K_PAIR, F(crop_scale), 0, NULL},
-    {"data", "crop_size", K_INT, F(crop_size), 0, NULL},
-    {"data", "image_folder", K_FOLDER, 0, 0, 0, NULL},
-    {"data", "num_workers", K_ANY, 0, 0, 0, "0"},
-    {"data", "pin_mem", K_ANY, 0, 0, 0, "false"},
-    {"data", "root_path", K_ROOT, 0, 0, 0, NULL},
-    {"data", "use_color_distortion", K_OFF, 0, 0, 0, NOAUG},
-    {"data", "use_gaussian_blur", K_OFF, 0, 0, 0, NOAUG},
-    {"data", "use_horizontal_flip", K_BOOL, F(use_horizontal_flip), 0, NULL},
-    {"data", "dataset", K_STR, F(data), 1, NULL},
-    {"data", "crop_ratio", K_PAIR, F(crop_ratio), 1, NULL},
-    {"data", "channels", K_INT, F(channels), 1, NULL},
-    {"data", "decode", K_STR, F(decode), 1, NULL},
-    {"data", "loader_threads", K_INT, F(loader_threads), 1, NULL},
+    {"data", "batch_size", K_INT, F(batch_size), 0, NULL, FLAG("batch-size", 1, 1 << 20, "images per step")},
+    {"data", "color_jitter_strength", K_ZERO, 0, 0, 0, NOAUG, NOFLAG},
+    {"data", "crop_scale", K_PAIR, F(crop_scale), 0, NULL, FLAG("crop-scale", 0, 1, "RandomResizedCrop area range")},
+    {"data", "crop_size", K_INT, F(crop_size), 0, NULL,
+     SHAPE_FLAG("img-size", "img_size", 0, "crop side in pixels (model input)")},
+    {"data", "image_folder", K_FOLDER, 0, 0, 0, NULL, NOFLAG},
+    {"data", "num_workers", K_ANY, 0, 0, 0, "0", NOFLAG},
+    {"data", "pin_mem", K_ANY, 0, 0, 0, "false", NOFLAG},
+    {"data", "root_path", K_ROOT, 0, 0, 0, NULL, NOFLAG},
+    {"data", "use_color_distortion", K_OFF, 0, 0, 0, NOAUG, NOFLAG},
+    {"data", "use_gaussian_blur", K_OFF, 0, 0, 0, NOAUG, NOFLAG},
+    {"data", "use_horizontal_flip", K_BOOL, F(use_horizontal_flip), 0, NULL, FLAG("hflip", 1, 0, "random horizontal flips")},
+    {"data", "dataset", K_STR, F(data), 1, NULL,
+     FLAG("data", 1, 0, "fashion-mnist, a folder of IDX files, a folder of class folders of JPEG/PNG, or tar shards "
+                        "(a.tar,b.tar or 'train-*.tar')")},
+    {"data", "crop_ratio", K_PAIR, F(crop_ratio), 1, NULL, FLAG("crop-ratio", 0.01, 100, "RandomResizedCrop aspect range")},
+    {"data", "channels", K_INT, F(channels), 1, NULL, SHAPE_FLAG("channels", "channels", 0, "image channels: 1 or 3")},
+    {"data", "decode", K_STR, F(decode), 1, NULL,
+     FLAG("decode", 1, 0, "once: decode images at load, keep pixels; per-batch: keep the files, decode in the loader "
+                          "(less memory, any image sizes)")},
+    {"data", "loader_threads", K_INT, F(loader_threads), 1, NULL,
+     FLAG("loader-threads", 0, 64, "background threads building the next batches (0: build in the training thread)")},
 
-    {"logging", "folder", K_STR, F(folder), 0, NULL},
-    {"logging", "write_tag", K_ANY, 0, 0, 0, "jepa"},
-    {"logging", "max_steps", K_INT, F(max_steps), 1, NULL},
-    {"logging", "max_minutes", K_DBL, F(max_minutes), 1, NULL},
-    {"logging", "log_every", K_INT, F(log_every), 1, NULL},
-    {"logging", "checkpoint_every", K_INT, F(checkpoint_every), 1, NULL},
-    {"logging", "probe_every", K_INT, F(probe_every), 1, NULL},
-    {"logging", "probe_fit", K_INT, F(probe_fit), 1, NULL},
-    {"logging", "probe_held", K_INT, F(probe_held), 1, NULL},
-    {"logging", "probe_pool", K_STR, F(probe_pool), 1, NULL},
-    {"logging", "probe_at_start", K_BOOL, F(probe_at_start), 1, NULL},
-    {"logging", "diag_every", K_INT, F(diag_every), 1, NULL},
-    {"logging", "save_every_epochs", K_INT, F(save_every_epochs), 1, NULL},
-    {"logging", "threads", K_INT, F(threads), 1, NULL},
+    {"logging", "folder", K_STR, F(folder), 0, NULL, FLAG("out", 1, 0, "run folder")},
+    {"logging", "write_tag", K_ANY, 0, 0, 0, "jepa", NOFLAG},
+    {"logging", "max_steps", K_INT, F(max_steps), 1, NULL,
+     FLAG("steps", 0, INT_MAX, "stop after this many steps in total (0: run all epochs)")},
+    {"logging", "max_minutes", K_DBL, F(max_minutes), 1, NULL,
+     FLAG("minutes", 0, 1e9, "stop cleanly after this much wall time (0: no limit)")},
+    {"logging", "log_every", K_INT, F(log_every), 1, NULL, FLAG("log-every", 1, BIG, "steps between metric lines")},
+    {"logging", "checkpoint_every", K_INT, F(checkpoint_every), 1, NULL,
+     FLAG("checkpoint-every", 1, BIG, "steps between checkpoints")},
+    {"logging", "probe_every", K_INT, F(probe_every), 1, NULL,
+     FLAG("probe-every", 0, BIG, "steps between online probes of the target encoder (0: off)")},
+    {"logging", "probe_fit", K_INT, F(probe_fit), 1, NULL,
+     FLAG("probe-fit", 10, 1 << 24, "online probe: training images it fits on")},
+    {"logging", "probe_held", K_INT, F(probe_held), 1, NULL,
+     FLAG("probe-held", 10, 1 << 24, "online probe: other training images it is scored on")},
+    {"logging", "probe_pool", K_STR, F(probe_pool), 1, NULL,
+     FLAG("probe-pool", 1, 0, "online probe features: last (average of the final tokens) or last4 (average pools of "
+                              "the 4 last blocks)")},
+    {"logging", "probe_at_start", K_BOOL, F(probe_at_start), 1, NULL,
+     FLAG("probe-start", 1, 0, "online probe also at step 0 (the random-init encoder)")},
+    {"logging", "diag_every", K_INT, F(diag_every), 1, NULL,
+     FLAG("diag-every", 0, BIG, "steps between collapse diagnostics on one held-out batch (0: only with the probes)")},
+    {"logging", "save_every_epochs", K_INT, F(save_every_epochs), 1, NULL,
+     FLAG("save-every-epochs", 0, 1 << 20, "also keep checkpoint-epochN every N epochs (0: no)")},
+    {"logging", "threads", K_INT, F(threads), 1, NULL, FLAG("threads", 0, 4096, "CPU threads (0: all cores)")},
 
-    {"mask", "allow_overlap", K_BOOL, F(allow_overlap), 0, NULL},
-    {"mask", "aspect_ratio", K_PAIR, F(aspect_ratio), 0, NULL},
-    {"mask", "enc_mask_scale", K_PAIR, F(enc_mask_scale), 0, NULL},
-    {"mask", "min_keep", K_INT, F(min_keep), 0, NULL},
-    {"mask", "num_enc_masks", K_INT, F(num_enc_masks), 0, NULL},
-    {"mask", "num_pred_masks", K_INT, F(num_pred_masks), 0, NULL},
-    {"mask", "patch_size", K_INT, F(patch_size), 0, NULL},
-    {"mask", "pred_mask_scale", K_PAIR, F(pred_mask_scale), 0, NULL},
-    {"mask", "mode", K_STR, F(masks), 1, NULL},
-    {"mask", "target_ratio", K_DBL, F(target_ratio), 1, NULL},
+    {"mask", "allow_overlap", K_BOOL, F(allow_overlap), 0, NULL,
+     FLAG("allow-overlap", 1, 0, "the context may include target tokens")},
+    {"mask", "aspect_ratio", K_PAIR, F(aspect_ratio), 0, NULL, FLAG("target-aspect", 0.01, 100, "target block aspect range")},
+    {"mask", "enc_mask_scale", K_PAIR, F(enc_mask_scale), 0, NULL, FLAG("context-scale", 0, 1, "context block area range")},
+    {"mask", "min_keep", K_INT, F(min_keep), 0, NULL, FLAG("min-keep", 0, 1 << 20, "least context tokens")},
+    {"mask", "num_enc_masks", K_INT, F(num_enc_masks), 0, NULL, NOFLAG}, /* only 1: validate says so */
+    {"mask", "num_pred_masks", K_INT, F(num_pred_masks), 0, NULL, FLAG("num-targets", 1, 64, "target blocks per image")},
+    {"mask", "patch_size", K_INT, F(patch_size), 0, NULL, SHAPE_FLAG("patch-size", "patch_size", 0, "patch side in pixels")},
+    {"mask", "pred_mask_scale", K_PAIR, F(pred_mask_scale), 0, NULL, FLAG("target-scale", 0, 1, "target block area range")},
+    {"mask", "mode", K_STR, F(masks), 1, NULL,
+     FLAG("masks", 1, 0, "official (reference collator), fixed (no artefacts), block, random or raster")},
+    {"mask", "target_ratio", K_DBL, F(target_ratio), 1, NULL,
+     FLAG("target-ratio", 0, 1, "block / random masks: target area fraction")},
 
-    {"meta", "copy_data", K_ANY, 0, 0, 0, "false"},
-    {"meta", "load_checkpoint", K_OFF, 0, 0, 0, NOLOAD},
-    {"meta", "model_name", K_STR, F(model_name), 0, NULL},
-    {"meta", "pred_depth", K_INT, F(pred_depth), 0, NULL},
-    {"meta", "pred_emb_dim", K_INT, F(pred_emb_dim), 0, NULL},
-    {"meta", "read_checkpoint", K_NULL, 0, 0, 0, NOLOAD},
-    {"meta", "use_bfloat16", K_BOOL, F(use_bfloat16), 0, NULL},
-    {"meta", "seed", K_INT, F(seed), 1, NULL},
-    {"meta", "loss", K_STR, F(loss), 1, NULL},
-    {"meta", "embed_dim", K_INT, F(embed_dim), 1, NULL},
-    {"meta", "depth", K_INT, F(depth), 1, NULL},
-    {"meta", "num_heads", K_INT, F(num_heads), 1, NULL},
-    {"meta", "target_norm", K_BOOL, F(target_norm), 1, NULL},
+    {"meta", "copy_data", K_ANY, 0, 0, 0, "false", NOFLAG},
+    {"meta", "load_checkpoint", K_OFF, 0, 0, 0, NOLOAD, NOFLAG},
+    {"meta", "model_name", K_STR, F(model_name), 0, NULL, FLAG("model", 1, 0, "encoder preset (vit_tiny ... vit_giant)")},
+    {"meta", "pred_depth", K_INT, F(pred_depth), 0, NULL, SHAPE_FLAG("pred-depth", "pred_depth", 0, "predictor blocks")},
+    {"meta", "pred_emb_dim", K_INT, F(pred_emb_dim), 0, NULL, SHAPE_FLAG("pred-dim", "pred_embed_dim", 0, "predictor width")},
+    {"meta", "read_checkpoint", K_NULL, 0, 0, 0, NOLOAD, NOFLAG},
+    {"meta", "use_bfloat16", K_BOOL, F(use_bfloat16), 0, NULL,
+     FLAG("bf16", 1, 0, "bf16 operands in the matrix products, float32 sums and weights (IJEPA_BF16_PATH=emulated|"
+                        "avx512bf16 forces a path)")},
+    {"meta", "seed", K_INT, F(seed), 1, NULL,
+     FLAG("seed", 0, INT_MAX, "seed of init, data order, crops and mask positions")},
+    {"meta", "loss", K_STR, F(loss), 1, NULL, FLAG("loss", 1, 0, "smooth_l1 or l2")},
+    {"meta", "embed_dim", K_INT, F(embed_dim), 1, NULL, SHAPE_FLAG("embed-dim", "embed_dim", 1, "encoder width (0: preset)")},
+    {"meta", "depth", K_INT, F(depth), 1, NULL, SHAPE_FLAG("depth", "depth", 1, "encoder blocks (0: preset)")},
+    {"meta", "num_heads", K_INT, F(num_heads), 1, NULL, SHAPE_FLAG("heads", "num_heads", 1, "attention heads (0: preset)")},
+    {"meta", "target_norm", K_BOOL, F(target_norm), 1, NULL,
+     FLAG("target-norm", 1, 0, "LayerNorm (no affine) on the targets")},
 
-    {"optimization", "ema", K_PAIR, F(ema), 0, NULL},
-    {"optimization", "epochs", K_INT, F(epochs), 0, NULL},
-    {"optimization", "final_lr", K_DBL, F(final_lr), 0, NULL},
-    {"optimization", "final_weight_decay", K_DBL, F(final_weight_decay), 0, NULL},
-    {"optimization", "ipe_scale", K_DBL, F(ipe_scale), 0, NULL},
-    {"optimization", "lr", K_DBL, F(lr), 0, NULL},
-    {"optimization", "start_lr", K_DBL, F(start_lr), 0, NULL},
-    {"optimization", "warmup", K_DBL, F(warmup), 0, NULL},
-    {"optimization", "weight_decay", K_DBL, F(weight_decay), 0, NULL},
-    {"optimization", "use_ema", K_BOOL, F(use_ema), 1, NULL},
+    {"optimization", "ema", K_PAIR, F(ema), 0, NULL, NULL, 0, 1, NULL, 0, "EMA momentum start, end"},
+    {"optimization", "epochs", K_INT, F(epochs), 0, NULL, FLAG("epochs", 1, 1 << 20, "epochs (sets the schedule length)")},
+    {"optimization", "final_lr", K_DBL, F(final_lr), 0, NULL, FLAG("final-lr", 0, 10, "learning rate at the end")},
+    {"optimization", "final_weight_decay", K_DBL, F(final_weight_decay), 0, NULL,
+     FLAG("final-weight-decay", 0, 10, "weight decay at the end")},
+    {"optimization", "ipe_scale", K_DBL, F(ipe_scale), 0, NULL, FLAG("ipe-scale", 1e-6, 1e6, "schedule length scale")},
+    {"optimization", "lr", K_DBL, F(lr), 0, NULL, FLAG("lr", 0, 1e9, "peak learning rate")},
+    {"optimization", "start_lr", K_DBL, F(start_lr), 0, NULL, FLAG("start-lr", 0, 1e9, "learning rate at step 1")},
+    {"optimization", "warmup", K_DBL, F(warmup), 0, NULL, FLAG("warmup", 0, 1e6, "warmup length in epochs")},
+    {"optimization", "weight_decay", K_DBL, F(weight_decay), 0, NULL,
+     FLAG("weight-decay", 0, 10, "weight decay at the start")},
+    {"optimization", "use_ema", K_BOOL, F(use_ema), 1, NULL, NULL, 1, 0, NULL, 0, "EMA target encoder"},
+    {NULL, NULL, K_EMA, 0, 0, 0, NULL,
+     FLAG("ema", 1, 0, "EMA momentum start,end; off: no EMA (the target is a copy of the encoder after each step)")},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -186,6 +227,81 @@ void ij_train_config_defaults(IjTrainConfig *c)
     c->probe_fit = 5000;
     c->probe_held = 2000;
     c->probe_at_start = 1;
+}
+
+/* ---- the table ---- */
+
+static int is_key(const Key *k, const char *section, const char *key)
+{
+    return k->section && !strcmp(k->section, section) && !strcmp(k->key, key);
+}
+
+/* The bounds of a number or pair setting; 0 when it has none. */
+static int bounds(const Key *k, double *lo, double *hi)
+{
+    if (k->shape) {
+        const IjShapeField *f = ij_shape_field(k->shape);
+        *lo = k->preset0 ? 0 : f->min, *hi = f->max;
+        return 1;
+    }
+    *lo = k->min, *hi = k->max;
+    return (k->type == K_INT || k->type == K_DBL || k->type == K_PAIR) && k->min <= k->max;
+}
+
+/* "out of range [lo, hi]" when the field of k in c is outside its bounds, else NULL. */
+static const char *out_of_range(const Key *k, const IjTrainConfig *c, char *buf, size_t size)
+{
+    double lo, hi;
+    if (!bounds(k, &lo, &hi)) return NULL;
+    const char *field = (const char *)c + k->off;
+    double v[2] = {0, 0};
+    int n = 1;
+    if (k->type == K_INT) v[0] = *(const int *)field;
+    else if (k->type == K_DBL) v[0] = *(const double *)field;
+    else memcpy(v, field, sizeof v), n = 2;
+    for (int i = 0; i < n; i++) {
+        if (v[i] >= lo && v[i] <= hi) continue; /* NaN fails */
+        char a[3][32];
+        const double x[3] = {v[i], lo, hi};
+        for (int j = 0; j < 3; j++) /* integers in full, other numbers short */
+            snprintf(a[j], sizeof a[j], x[j] == (long long)x[j] ? "%.0f" : "%g", x[j]);
+        snprintf(buf, size, "%s is out of range [%s, %s]", a[0], a[1], a[2]);
+        return buf;
+    }
+    return NULL;
+}
+
+int ij_train_config_flags(IjSettingFlag *out, int cap)
+{
+    int n = 0;
+    for (size_t i = 0; i < NKEYS; i++) {
+        const Key *k = &keys[i];
+        if (!k->flag) continue;
+        if (n == cap) return -1;
+        IjSettingFlag *f = &out[n++];
+        static const IjSettingType types[] = {[K_INT] = IJ_SETTING_INT, [K_DBL] = IJ_SETTING_DOUBLE,
+                                              [K_BOOL] = IJ_SETTING_BOOL, [K_PAIR] = IJ_SETTING_PAIR,
+                                              [K_STR] = IJ_SETTING_TEXT, [K_EMA] = IJ_SETTING_EMA};
+        *f = (IjSettingFlag){k->flag, k->section, k->key, types[k->type], k->off, k->size, 1, 0, k->help};
+        bounds(k, &f->min, &f->max);
+    }
+    return n;
+}
+
+int ij_train_config_set_ema(IjTrainConfig *c, const char *v)
+{
+    if (!strcmp(v, "on") || !strcmp(v, "off")) return c->use_ema = !strcmp(v, "on"), 0;
+    char *end;
+    double a = strtod(v, &end), b = -1;
+    if (end != v && *end == ',') {
+        const char *second = end + 1;
+        b = strtod(second, &end);
+        if (end == second) b = -1;
+    }
+    if (*end || !(a >= 0 && a <= b && b <= 1))
+        return ij_error("--ema: '%s' is not on, off or a pair A,B with 0 <= A <= B <= 1", v);
+    c->ema[0] = a, c->ema[1] = b, c->use_ema = 1;
+    return 0;
 }
 
 /* ---- loading ---- */
@@ -274,16 +390,19 @@ static int key_error(const Loader *L, const Key *k, const yaml_node_t *n, const 
 
 static int set_key(Loader *L, IjTrainConfig *c, const Key *k, yaml_node_t *v)
 {
-    char *field = (char *)c + k->off, d[256];
+    char *field = (char *)c + k->off, d[256], range[128];
+    const char *bad;
     int b;
     double x;
     describe(v, d, sizeof d);
     switch (k->type) {
     case K_INT:
         if (to_int(v, (int *)field)) return key_error(L, k, v, "expected an integer, got %s", d);
+        if ((bad = out_of_range(k, c, range, sizeof range))) return key_error(L, k, v, "%s", bad);
         return 0;
     case K_DBL:
         if (to_double(v, (double *)field)) return key_error(L, k, v, "expected a number, got %s", d);
+        if ((bad = out_of_range(k, c, range, sizeof range))) return key_error(L, k, v, "%s", bad);
         return 0;
     case K_BOOL:
         if (to_bool(v, (int *)field)) return key_error(L, k, v, "expected true or false, got %s", d);
@@ -296,6 +415,7 @@ static int set_key(Loader *L, IjTrainConfig *c, const Key *k, yaml_node_t *v)
             to_double(yaml_document_get_node(&L->doc, it[1]), &pair[1]))
             return key_error(L, k, v, "expected a list of 2 numbers, got %s", d);
         memcpy(field, pair, sizeof pair);
+        if ((bad = out_of_range(k, c, range, sizeof range))) return key_error(L, k, v, "%s", bad);
         return 0;
     }
     case K_STR:
@@ -317,6 +437,8 @@ static int set_key(Loader *L, IjTrainConfig *c, const Key *k, yaml_node_t *v)
         return x != 0 ? key_error(L, k, v, "%s is %s", d, k->note) : 0;
     case K_NULL:
         return is_null(v) ? 0 : key_error(L, k, v, "%s is %s", d, k->note);
+    case K_EMA:
+        return 0;
     }
     return 0;
 }
@@ -330,7 +452,7 @@ static int load_section(Loader *L, IjTrainConfig *c, const char *section, yaml_n
         yaml_node_t *kn = yaml_document_get_node(&L->doc, p->key), *vn = yaml_document_get_node(&L->doc, p->value);
         const char *name = scalar(kn);
         size_t i = 0;
-        while (name && i < NKEYS && (strcmp(keys[i].section, section) || strcmp(keys[i].key, name))) i++;
+        while (name && i < NKEYS && !is_key(&keys[i], section, name)) i++;
         if (!name || i == NKEYS)
             return ij_error("%s:%zu: unknown key '%s.%s'", L->path, line_of(kn), section, name ? name : "?");
         if (L->seen[i]++) return ij_error("%s:%zu: duplicate key '%s.%s'", L->path, line_of(kn), section, name);
@@ -342,7 +464,7 @@ static int load_section(Loader *L, IjTrainConfig *c, const char *section, yaml_n
 static int load_doc(Loader *L, IjTrainConfig *c)
 {
     yaml_node_t *root = yaml_document_get_root_node(&L->doc);
-    if (!root) return 0; /* empty file: nothing to change */
+    if (!root) return ij_error("%s: holds no settings (an empty file is most likely a mistake)", L->path);
     if (root->type != YAML_MAPPING_NODE)
         return ij_error("%s:%zu: expected sections (data, logging, mask, meta, optimization) at the top level",
                         L->path, line_of(root));
@@ -350,7 +472,7 @@ static int load_doc(Loader *L, IjTrainConfig *c)
         yaml_node_t *kn = yaml_document_get_node(&L->doc, p->key);
         const char *name = scalar(kn);
         size_t i = 0;
-        while (name && i < NKEYS && strcmp(keys[i].section, name)) i++;
+        while (name && i < NKEYS && !(keys[i].section && !strcmp(keys[i].section, name))) i++;
         if (!name || i == NKEYS)
             return ij_error("%s:%zu: unknown section '%s' (expected data, logging, mask, meta or optimization)",
                             L->path, line_of(kn), name ? name : "?");
@@ -362,7 +484,7 @@ static int load_doc(Loader *L, IjTrainConfig *c)
 static size_t key_index(const char *section, const char *key)
 {
     size_t i = 0;
-    while (strcmp(keys[i].section, section) || strcmp(keys[i].key, key)) i++;
+    while (!is_key(&keys[i], section, key)) i++;
     return i;
 }
 
@@ -461,6 +583,7 @@ static void write_yaml(FILE *fp, const IjTrainConfig *c)
     for (size_t i = 0; i < NKEYS; i++) {
         const Key *k = &keys[i];
         const char *field = (const char *)c + k->off;
+        if (!k->section) continue; /* a flag alone */
         if (strcmp(section, k->section)) fprintf(fp, "%s:\n", section = k->section), in_ext = 0;
         if (k->ext && !in_ext) fputs("  # ijepa.c extensions\n", fp), in_ext = 1;
         fprintf(fp, "  %s: ", k->key);
@@ -479,6 +602,7 @@ static void write_yaml(FILE *fp, const IjTrainConfig *c)
         case K_OFF: fputs("false", fp); break;
         case K_ZERO: fputs("0.0", fp); break;
         case K_NULL: fputs("null", fp); break;
+        case K_EMA: break;
         }
         fputc('\n', fp);
     }
@@ -501,6 +625,13 @@ static int unit_pair(const double v[2]) { return v[0] > 0 && v[0] <= v[1] && v[1
 
 int ij_train_config_validate(const IjTrainConfig *c)
 {
+    /* every setting within its bounds (the table's), then what depends on several */
+    for (size_t i = 0; i < NKEYS; i++) {
+        char range[128];
+        const char *bad = keys[i].section ? out_of_range(&keys[i], c, range, sizeof range) : NULL;
+        if (bad && keys[i].flag) return ij_error("%s.%s (--%s): %s", keys[i].section, keys[i].key, keys[i].flag, bad);
+        if (bad) return ij_error("%s.%s: %s", keys[i].section, keys[i].key, bad);
+    }
 #define NEED(cond, ...) \
     do { \
         if (!(cond)) return ij_error(__VA_ARGS__); \
@@ -509,15 +640,11 @@ int ij_train_config_validate(const IjTrainConfig *c)
 #define POS(name, v) NEED((v)[0] > 0 && (v)[0] <= (v)[1] && isfinite((v)[1]), \
                           "%s (%g, %g) must satisfy 0 < min <= max", name, (v)[0], (v)[1])
     NEED(c->data[0], "data.dataset is empty");
-    NEED(c->batch_size >= 1, "data.batch_size must be >= 1, got %d", c->batch_size);
     UNIT("data.crop_scale", c->crop_scale);
     POS("data.crop_ratio", c->crop_ratio);
     NEED(c->channels == 1 || c->channels == 3, "data.channels must be 1 or 3, got %d", c->channels);
     NEED(!strcmp(c->decode, "once") || !strcmp(c->decode, "per-batch"),
          "data.decode must be 'once' or 'per-batch', got '%s'", c->decode);
-    NEED(c->loader_threads >= 0 && c->loader_threads <= 64, "data.loader_threads must be in 0..64, got %d",
-         c->loader_threads);
-    NEED(c->patch_size >= 1, "mask.patch_size must be >= 1, got %d", c->patch_size);
     NEED(c->crop_size >= c->patch_size && c->crop_size % c->patch_size == 0,
          "data.crop_size %d is not a positive multiple of mask.patch_size %d", c->crop_size, c->patch_size);
     IjMaskMode mode;
@@ -528,40 +655,17 @@ int ij_train_config_validate(const IjTrainConfig *c)
          "mask.allow_overlap has no meaning with mask.mode %s (its context is the complement of the targets)",
          c->masks);
     NEED(c->num_enc_masks == 1, "mask.num_enc_masks %d is not supported: only 1 context block", c->num_enc_masks);
-    NEED(c->num_pred_masks >= 1, "mask.num_pred_masks must be >= 1, got %d", c->num_pred_masks);
     UNIT("mask.enc_mask_scale", c->enc_mask_scale);
     UNIT("mask.pred_mask_scale", c->pred_mask_scale);
     POS("mask.aspect_ratio", c->aspect_ratio);
-    NEED(c->min_keep >= 0, "mask.min_keep must be >= 0, got %d", c->min_keep);
-    NEED(c->embed_dim >= 0 && c->depth >= 0 && c->num_heads >= 0,
-         "meta.embed_dim %d, meta.depth %d, meta.num_heads %d must be >= 0 (0 = the preset's)", c->embed_dim,
-         c->depth, c->num_heads);
     NEED(!strcmp(c->probe_pool, "last") || !strcmp(c->probe_pool, "last4"),
          "logging.probe_pool must be 'last' or 'last4', got '%s'", c->probe_pool);
     NEED(!strcmp(c->loss, "smooth_l1") || !strcmp(c->loss, "l2"), "meta.loss must be 'smooth_l1' or 'l2', got '%s'",
          c->loss);
-    NEED(c->epochs >= 1, "optimization.epochs must be >= 1, got %d", c->epochs);
-    NEED(c->lr >= 0 && c->start_lr >= 0 && c->final_lr >= 0,
-         "optimization learning rates must be >= 0 (lr %g, start_lr %g, final_lr %g)", c->lr, c->start_lr, c->final_lr);
-    NEED(c->weight_decay >= 0 && c->final_weight_decay >= 0,
-         "optimization weight decays must be >= 0 (weight_decay %g, final_weight_decay %g)", c->weight_decay,
-         c->final_weight_decay);
-    NEED(c->warmup >= 0 && c->warmup <= c->epochs, "optimization.warmup %g must be in [0, epochs = %d]", c->warmup,
-         c->epochs);
-    NEED(c->ipe_scale > 0 && isfinite(c->ipe_scale), "optimization.ipe_scale must be > 0, got %g", c->ipe_scale);
-    NEED(c->ema[0] >= 0 && c->ema[0] <= c->ema[1] && c->ema[1] <= 1,
-         "optimization.ema (%g, %g) must satisfy 0 <= start <= end <= 1", c->ema[0], c->ema[1]);
+    NEED(c->warmup <= c->epochs, "optimization.warmup %g must be in [0, epochs = %d]", c->warmup, c->epochs);
+    NEED(c->ema[0] <= c->ema[1], "optimization.ema (%g, %g) must satisfy 0 <= start <= end <= 1", c->ema[0],
+         c->ema[1]);
     NEED(c->folder[0], "logging.folder is empty");
-    NEED(c->max_steps >= 0, "logging.max_steps must be >= 0, got %d", c->max_steps);
-    NEED(c->max_minutes >= 0 && isfinite(c->max_minutes), "logging.max_minutes must be >= 0, got %g", c->max_minutes);
-    NEED(c->log_every >= 1, "logging.log_every must be >= 1, got %d", c->log_every);
-    NEED(c->checkpoint_every >= 0, "logging.checkpoint_every must be >= 0, got %d", c->checkpoint_every);
-    NEED(c->probe_every >= 0, "logging.probe_every must be >= 0, got %d", c->probe_every);
-    NEED(c->diag_every >= 0, "logging.diag_every must be >= 0, got %d", c->diag_every);
-    NEED(c->probe_fit >= 10 && c->probe_held >= 10, "logging.probe_fit and probe_held must be >= 10, got %d and %d",
-         c->probe_fit, c->probe_held);
-    NEED(c->save_every_epochs >= 0, "logging.save_every_epochs must be >= 0, got %d", c->save_every_epochs);
-    NEED(c->threads >= 0, "logging.threads must be >= 0, got %d", c->threads);
 #undef NEED
 #undef UNIT
 #undef POS

@@ -65,6 +65,32 @@ typedef struct {
 } IjTrainConfig;
 
 void ij_train_config_defaults(IjTrainConfig *c);
+
+/* The settings table (train_config.c) holds one row per setting: its YAML key, its flag, its
+ * type, its bounds and its help line. The YAML loader and writer, ij_train_config_validate and
+ * the command line (through ij_train_config_flags) all read it, so a bound is written once.
+ * Settings of the model's shape take their bounds from model/config.h's table, which checkpoint
+ * metadata is checked against too. */
+typedef enum {
+    IJ_SETTING_INT,    /* int */
+    IJ_SETTING_DOUBLE, /* double */
+    IJ_SETTING_BOOL,   /* int 0/1: a switch (on|off) */
+    IJ_SETTING_PAIR,   /* double[2] */
+    IJ_SETTING_TEXT,   /* char[size] */
+    IJ_SETTING_EMA,    /* "on", "off" or "A,B": ij_train_config_set_ema */
+} IjSettingType;
+typedef struct {
+    const char *flag;           /* without "--" */
+    const char *section, *key;  /* YAML, or NULL */
+    IjSettingType type;
+    size_t off, size;           /* the field in IjTrainConfig */
+    double min, max;            /* inclusive (pairs: both ends); min > max: none */
+    const char *help;
+} IjSettingFlag;
+/* The settings that have a flag, in table order: how many (-1 if more than cap). */
+int ij_train_config_flags(IjSettingFlag *out, int cap);
+/* --ema: "on", "off" (momentum 0: the target is a copy of the encoder after each step) or "A,B". */
+int ij_train_config_set_ema(IjTrainConfig *c, const char *v);
 /* Merge a YAML file (official layout) into c. Unknown sections/keys and bad
  * values are errors naming the file, the line, the key and the problem (c may
  * then be partly updated). data.dataset takes precedence over the official
@@ -74,7 +100,7 @@ int ij_train_config_load_yaml(IjTrainConfig *c, const char *path);
 int ij_train_config_save_yaml(const IjTrainConfig *c, const char *path);
 /* Print c (the same YAML) to stdout. */
 void ij_train_config_print(const IjTrainConfig *c);
-/* Cross-field checks (ranges, scale pairs ordered, patch divides crop, ...). */
+/* Every setting within its bounds, then what depends on several (patch divides crop, ...). */
 int ij_train_config_validate(const IjTrainConfig *c);
 /* The model configuration the run trains. */
 int ij_train_config_model(const IjTrainConfig *c, IjConfig *m);

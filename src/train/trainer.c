@@ -11,9 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int trainer_init(IjTrainer *t, const IjTrainConfig *cfg, const IjImageSet *data);
+
 int ij_trainer_init(IjTrainer *t, const IjTrainConfig *cfg, const IjImageSet *data)
 {
     memset(t, 0, sizeof *t);
+    if (trainer_init(t, cfg, data) == 0) return 0;
+    ij_trainer_free(t); /* whatever was allocated before the failure */
+    return -1;
+}
+
+static int trainer_init(IjTrainer *t, const IjTrainConfig *cfg, const IjImageSet *data)
+{
     t->cfg = *cfg;
     t->data = data;
     if (ij_train_config_validate(cfg) || ij_train_config_model(cfg, &t->mcfg)) return -1;
