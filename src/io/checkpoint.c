@@ -171,8 +171,8 @@ int ij_checkpoint_load_file(IjModel *m, const StFile *f, const IjExtraSection *e
     int verified = st_verify(f);
     if (verified < 0) return -1;
     if (verified == 1)
-        fprintf(stderr, "ijepa: note: %s has no checksum (not written by ijepa.c): its tensor data cannot be "
-                        "verified\n", f->path);
+        fprintf(stderr, "ijepa: note: %s has no checksum (written by another program or an older ijepa.c): its "
+                        "tensor data cannot be verified\n", f->path);
     const IjTable *tab = &m->tab;
     char *used = ij_calloc((size_t)f->n + 1, 1);
     int bare = !find_named(f, "encoder.", "norm.weight") && find_named(f, "", "norm.weight");
