@@ -35,7 +35,7 @@ static const char usage[] =
     "hours of training, with the random-init and raw-pixel levels as lines.";
 
 /* learning.png from the probe.json files that the pattern(s) in probes match (comma separated globs). */
-static int draw_learning(const char *run, const char *out, const char *probes)
+static int draw_learning(const char *run, const char *out, const char *probes, const char *title)
 {
     char metrics[1200], png[1300], pat[1200];
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", run);
@@ -52,7 +52,8 @@ static int draw_learning(const char *run, const char *out, const char *probes)
         flags = GLOB_APPEND;
     }
     free(list);
-    int rc = g.gl_pathc ? ij_learning_png(metrics, (const char *const *)g.gl_pathv, (int)g.gl_pathc, png, run)
+    int rc = g.gl_pathc ? ij_learning_png(metrics, (const char *const *)g.gl_pathv, (int)g.gl_pathc, png,
+                                                      title ? title : run)
                         : ij_error("--probes '%s' matches no file", probes);
     if (!rc) printf("wrote %s (%zu probe results)\n", png, g.gl_pathc);
     globfree(&g);
@@ -70,7 +71,7 @@ int cmd_viz(int argc, char **argv)
         {"out", OPT_STRING, &out, "folder for the pictures (default: the run folder)", 0, -1, NULL},
         {"what", OPT_STRING, &what, "pictures to draw: masks, pca, nearest, curves, learning (comma separated)", 0, -1, NULL},
         {"probes", OPT_STRING, &probes, "learning: probe.json files, comma separated globs (default: RUN/probes/*/probe.json)", 0, -1, NULL},
-        {"title", OPT_STRING, &title, "title line of pca.png and nearest.png (default: the run folder)", 0, -1, NULL},
+        {"title", OPT_STRING, &title, "title line of pca.png, nearest.png and learning.png (default: the run folder)", 0, -1, NULL},
         {"images", OPT_INT, &nshow, "images shown", 1, 64, NULL},
         {"bank", OPT_INT, &nbank, "training images that fit the PCA and form the patch bank", 1, 20000, NULL},
         {"scale", OPT_INT, &scale, "screen pixels per image pixel", 1, 32, NULL},
@@ -91,7 +92,7 @@ int cmd_viz(int argc, char **argv)
     int want_learning = !!strstr(what, "learning");
     if (!(want_masks || want_pca || want_near || want_curves || want_learning))
         return ij_error("--what '%s' names no picture (masks, pca, nearest, curves, learning)", what);
-    if (want_learning && (ij_mkdirs(out) || draw_learning(run, out, probes))) return -1;
+    if (want_learning && (ij_mkdirs(out) || draw_learning(run, out, probes, title))) return -1;
     if (!(want_masks || want_pca || want_near || want_curves)) return 0;
     char path[1200], ckpt[1200];
     IjTrainConfig c;

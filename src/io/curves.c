@@ -238,6 +238,15 @@ int ij_learning_png(const char *metrics_path, const char *const *probe_paths, in
     IjPanel panels[2] = {
         {"Linear and attentive probes (test split)", "hours of training", "accuracy %", lin, 4, 0, 0, NAN, NAN, NAN},
         {"k-NN, k=20 (test split)", "hours of training", "accuracy %", knn, 3, 0, 0, NAN, NAN, NAN}};
+    for (int k = 0; k < 2; k++) { /* room above the data for the legend, so that it hides no point */
+        double lo = INFINITY, hi = -INFINITY;
+        for (int s = 0; s < panels[k].nseries; s++)
+            for (int i = 0; i < panels[k].series[s].n; i++) {
+                double v = panels[k].series[s].y[i];
+                if (isfinite(v)) lo = fmin(lo, v), hi = fmax(hi, v);
+            }
+        if (hi > lo) panels[k].ymin = lo - 0.05 * (hi - lo), panels[k].ymax = hi + 0.5 * (hi - lo);
+    }
     rc = ij_plot_png(png_path, title, panels, 2, 1000, 60 + 380 * 2);
     free(pts), free(x), free(y);
     return rc;
