@@ -1,4 +1,4 @@
-/* test_attention.c: attention_forward and attention_backward against a double-precision reference.
+/* test_attention.c: ij_attention_forward and ij_attention_backward against a double-precision reference.
  *
  * Each (sequence, head) pair's output rows, probabilities and q/k/v gradients are compared with the
  * reference, the error relative to the pair's largest value of the same sums over absolute values
@@ -145,15 +145,15 @@ static void check_batch(IjRng *r, const int *len, int nseg, int hd, int heads, d
     seg[0] = 0;
     for (int s = 0; s < nseg; s++) seg[s + 1] = seg[s] + len[s];
     const int T = seg[nseg];
-    size_t nq = (size_t)T * 3 * D, no = (size_t)T * D, np = att_probs_size(seg, nseg, heads);
-    size_t ns = att_scratch_size(seg, nseg, D, heads);
+    size_t nq = (size_t)T * 3 * D, no = (size_t)T * D, np = ij_att_probs_size(seg, nseg, heads);
+    size_t ns = ij_att_scratch_size(seg, nseg, D, heads);
     float *qkv = randn(r, nq, spread), *dout = randn(r, no, 1.0);
     float a = (float)sqrt(shift / sqrt((double)hd)); /* q . k / sqrt(hd) moves by -a^2 hd / sqrt(hd) */
     for (size_t t = 0; t < (size_t)T; t++)
         for (int c = 0; c < D; c++) qkv[t * 3 * D + c] -= a, qkv[t * 3 * D + D + c] += a;
     float *out = poisoned(no), *probs = poisoned(np), *dqkv = poisoned(nq), *scratch = poisoned(ns);
-    attention_forward(out, probs, qkv, seg, nseg, D, heads, IJ_BF16_OFF);
-    attention_backward(dqkv, dout, qkv, probs, seg, nseg, D, heads, scratch, IJ_BF16_OFF);
+    ij_attention_forward(out, probs, qkv, seg, nseg, D, heads, IJ_BF16_OFF);
+    ij_attention_backward(dqkv, dout, qkv, probs, seg, nseg, D, heads, scratch, IJ_BF16_OFF);
     CHECKF(guard_intact(out, no) && guard_intact(probs, np) && guard_intact(dqkv, nq) && guard_intact(scratch, ns),
            "hd %d heads %d nseg %d (first length %d): a write past the end of a buffer", hd, heads, nseg, len[0]);
 
@@ -194,13 +194,13 @@ static void check_batch(IjRng *r, const int *len, int nseg, int hd, int heads, d
         if (nested) {
 #pragma omp parallel num_threads(2)
             if (omp_get_thread_num() == omp_get_num_threads() - 1) {
-                attention_forward(out1, probs1, qkv, seg, nseg, D, heads, IJ_BF16_OFF);
-                attention_backward(dqkv1, dout, qkv, probs1, seg, nseg, D, heads, scratch, IJ_BF16_OFF);
+                ij_attention_forward(out1, probs1, qkv, seg, nseg, D, heads, IJ_BF16_OFF);
+                ij_attention_backward(dqkv1, dout, qkv, probs1, seg, nseg, D, heads, scratch, IJ_BF16_OFF);
             }
         } else {
             omp_set_num_threads(1);
-            attention_forward(out1, probs1, qkv, seg, nseg, D, heads, IJ_BF16_OFF);
-            attention_backward(dqkv1, dout, qkv, probs1, seg, nseg, D, heads, scratch, IJ_BF16_OFF);
+            ij_attention_forward(out1, probs1, qkv, seg, nseg, D, heads, IJ_BF16_OFF);
+            ij_attention_backward(dqkv1, dout, qkv, probs1, seg, nseg, D, heads, scratch, IJ_BF16_OFF);
             omp_set_num_threads(threads);
         }
         CHECKF(memcmp(out, out1, sizeof(float) * no) == 0 && memcmp(probs, probs1, sizeof(float) * np) == 0 &&

@@ -52,7 +52,7 @@ static void write_variant(const IjModel *m, const char *path, const char *drop, 
     const char *meta[] = {"img_size", "8", "channels", "3", "patch_size", "4", "embed_dim", "8",
                           "depth", "2", "num_heads", "2", "mlp_dim", "32", "pred_embed_dim", "8",
                           "pred_depth", "1"};
-    CHECK(st_write(path, t, n, meta, 9) == 0);
+    CHECK(ij_st_write(path, t, n, meta, 9) == 0);
 }
 
 static void expect_error(IjModel *m, const char *path, const char *words)
@@ -139,7 +139,7 @@ int main(void)
     path_in_tmp(path, sizeof path, "meta.safetensors");
     StWriteTensor one = {"x", ST_F32, 1, {1}, a.params};
     const char *bad[] = {"img_size", "28x", "channels", "1"};
-    CHECK(st_write(path, &one, 1, bad, 2) == 0);
+    CHECK(ij_st_write(path, &one, 1, bad, 2) == 0);
     ij_clear_error();
     CHECK(ij_checkpoint_config(path, &c2) == -1);
     CHECK(strstr(ij_last_error(), "'img_size' = '28x' is not an integer") != NULL);

@@ -133,11 +133,11 @@ static void test_bad(void)
             if (rc == 0) ij_idx_free(&d);
         } else if (!strcmp(b->target, "safetensors")) {
             StFile f;
-            rc = st_open(&f, path);
+            rc = ij_st_open(&f, path);
             if (rc == 0) {
                 IjConfig c;
                 rc = ij_config_from_meta(&f, &c);
-                st_close(&f);
+                ij_st_close(&f);
             }
         } else if (!strcmp(b->target, "npy")) {
             float *x = NULL;

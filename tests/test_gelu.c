@@ -116,9 +116,9 @@ static void check_gelu_points(const float *x, size_t n, const char *what)
     CHECK(y && y2 && slope && dx && ones);
     for (size_t i = 0; i < n; i++) ones[i] = 1.0f;
     memcpy(slope, x, n * sizeof(float));
-    gelu_forward(y, x, n);
-    gelu_forward_keep_slope(y2, slope, n);
-    gelu_backward(dx, ones, x, n);
+    ij_gelu_forward(y, x, n);
+    ij_gelu_forward_keep_slope(y2, slope, n);
+    ij_gelu_backward(dx, ones, x, n);
     double worst_y = 0, worst_s = 0;
     size_t bad_y = 0, bad_s = 0, differ = 0;
     for (size_t i = 0; i < n; i++) {
@@ -163,9 +163,9 @@ static void test_gelu_dense(void)
 static void gelu3(float x, float *y, float *slope, float *dx)
 {
     float s = x, y2, one = 1.0f;
-    gelu_forward(y, &x, 1);
-    gelu_forward_keep_slope(&y2, &s, 1);
-    gelu_backward(dx, &one, &x, 1);
+    ij_gelu_forward(y, &x, 1);
+    ij_gelu_forward_keep_slope(&y2, &s, 1);
+    ij_gelu_backward(dx, &one, &x, 1);
     *slope = s;
     CHECKF(memcmp(&y2, y, sizeof y2) == 0 || (isnan(y2) && isnan(*y)), "x = %g: forward %g, keep_slope %g",
            (double)x, (double)*y, (double)y2);

@@ -1,13 +1,13 @@
-/* test_gemm.c: the blocks' single-threaded products (kernels/gemm.c through linear_forward_rows and
- * linear_backward_input_rows) against a double-precision reference: row counts that leave partial
+/* test_gemm.c: the blocks' single-threaded products (kernels/gemm.c through ij_linear_forward_rows and
+ * ij_linear_backward_input_rows) against a double-precision reference: row counts that leave partial
  * register tiles (1 .. MR + 3 and larger), column counts that leave a partial panel, K and N larger
  * than the cache blocks, with and without bias and residual; and the same calls with wp = NULL
  * (the BLAS path every machine without AVX2 + FMA takes) against the same reference. The weight
- * gradients (gemm_at_acc through linear_backward_params, threaded inside): accumulated into the
+ * gradients (ij_gemm_at_acc through ij_linear_backward_params, threaded inside): accumulated into the
  * existing values, every row remainder, partial column panels, K over several blocks, and with
  * the kernel bit-identical for 1, 2 and 3 threads (K from 128 on is cut in two halves). The input
- * gradient scaled in the epilogue (linear_backward_input_scaled_rows, GELU's backward), and the
- * products outside the blocks (linear_forward, linear_backward_input: rows split over the threads),
+ * gradient scaled in the epilogue (ij_linear_backward_input_scaled_rows, GELU's backward), and the
+ * products outside the blocks (ij_linear_forward, ij_linear_backward_input: rows split over the threads),
  * bit-identical for 1, 2 and 3 threads. */
 #include "core/error.h"
 #include "core/rng.h"
@@ -42,15 +42,15 @@ static void check_shape(IjRng *r, int M, int Cin, int Cout, int with_bias, int w
     float *res = randn(r, (size_t)M * Cout), *dout = randn(r, (size_t)M * Cout);
     float *out = ij_malloc(sizeof(float) * (size_t)M * Cout), *din = ij_malloc(sizeof(float) * (size_t)M * Cin);
     double *want = ij_malloc(sizeof(double) * (size_t)M * (Cout > Cin ? Cout : Cin));
-    size_t np = gemm_packed_size(Cout, Cin), nq = gemm_packed_size(Cin, Cout);
+    size_t np = ij_gemm_packed_size(Cout, Cin), nq = ij_gemm_packed_size(Cin, Cout);
     float *wp = packed && np ? ij_alloc_aligned(sizeof(float) * np) : NULL;
     float *wq = packed && nq ? ij_alloc_aligned(sizeof(float) * nq) : NULL;
-    if (wp) gemm_pack_wt(wp, w, Cout, Cin);
-    if (wq) gemm_pack_w(wq, w, Cout, Cin);
+    if (wp) ij_gemm_pack_wt(wp, w, Cout, Cin);
+    if (wq) ij_gemm_pack_w(wq, w, Cout, Cin);
 
     /* out = in @ w^T (+ b) (+ res) */
     memset(out, 0xff, sizeof(float) * (size_t)M * Cout); /* NaN: every element must be written */
-    linear_forward_rows(out, in, w, wp, with_bias ? b : NULL, with_res ? res : NULL, M, Cin, Cout, IJ_BF16_OFF);
+    ij_linear_forward_rows(out, in, w, wp, with_bias ? b : NULL, with_res ? res : NULL, M, Cin, Cout, IJ_BF16_OFF);
     for (int i = 0; i < M; i++)
         for (int j = 0; j < Cout; j++) {
             double s = (with_bias ? b[j] : 0.0) + (with_res ? res[(size_t)i * Cout + j] : 0.0);
@@ -63,7 +63,7 @@ static void check_shape(IjRng *r, int M, int Cin, int Cout, int with_bias, int w
 
     /* din = dout @ w */
     memset(din, 0xff, sizeof(float) * (size_t)M * Cin);
-    linear_backward_input_rows(din, dout, w, wq, M, Cin, Cout, IJ_BF16_OFF);
+    ij_linear_backward_input_rows(din, dout, w, wq, M, Cin, Cout, IJ_BF16_OFF);
     for (int i = 0; i < M; i++)
         for (int k = 0; k < Cin; k++) {
             double s = 0;
@@ -76,7 +76,7 @@ static void check_shape(IjRng *r, int M, int Cin, int Cout, int with_bias, int w
     /* din = (dout @ w) * scale, the multiply in the epilogue (after the last K block) */
     float *scale = randn(r, (size_t)M * Cin);
     memset(din, 0xff, sizeof(float) * (size_t)M * Cin);
-    linear_backward_input_scaled_rows(din, dout, w, wq, scale, M, Cin, Cout, IJ_BF16_OFF);
+    ij_linear_backward_input_scaled_rows(din, dout, w, wq, scale, M, Cin, Cout, IJ_BF16_OFF);
     for (size_t i = 0; i < (size_t)M * Cin; i++) want[i] *= scale[i];
     e = rel_err(din, want, (size_t)M * Cin);
     CHECKF(e < 1e-5, "scaled input gradient M %d Cin %d Cout %d packed %d: relative error %.2e", M, Cin, Cout,
@@ -86,7 +86,7 @@ static void check_shape(IjRng *r, int M, int Cin, int Cout, int with_bias, int w
     free(in), free(w), free(b), free(res), free(dout), free(out), free(din), free(want), free(wp), free(wq);
 }
 
-/* linear_forward and linear_backward_input, the products outside the blocks (rows split over the
+/* ij_linear_forward and ij_linear_backward_input, the products outside the blocks (rows split over the
  * threads with a vector kernel, BLAS otherwise): against the double reference, and with the kernel
  * bit-identical for 1, 2 and 3 threads. */
 static void check_threaded(IjRng *r, int M, int Cin, int Cout)
@@ -101,8 +101,8 @@ static void check_threaded(IjRng *r, int M, int Cin, int Cout)
         omp_set_num_threads(nt);
         memset(out, 0xff, sizeof(float) * (size_t)M * Cout);
         memset(din, 0xff, sizeof(float) * (size_t)M * Cin);
-        linear_forward(out, in, w, b, M, Cin, Cout, IJ_BF16_OFF);
-        linear_backward_input(din, dout, w, M, Cin, Cout, IJ_BF16_OFF);
+        ij_linear_forward(out, in, w, b, M, Cin, Cout, IJ_BF16_OFF);
+        ij_linear_backward_input(din, dout, w, M, Cin, Cout, IJ_BF16_OFF);
         for (int i = 0; i < M; i++)
             for (int j = 0; j < Cout; j++) {
                 double acc = b[j];
@@ -110,7 +110,7 @@ static void check_threaded(IjRng *r, int M, int Cin, int Cout)
                 want[(size_t)i * Cout + j] = acc;
             }
         double e = rel_err(out, want, (size_t)M * Cout);
-        CHECKF(e < 1e-5, "linear_forward M %d Cin %d Cout %d, %d threads: relative error %.2e", M, Cin, Cout, nt, e);
+        CHECKF(e < 1e-5, "ij_linear_forward M %d Cin %d Cout %d, %d threads: relative error %.2e", M, Cin, Cout, nt, e);
         for (int i = 0; i < M; i++)
             for (int k = 0; k < Cin; k++) {
                 double acc = 0;
@@ -118,7 +118,7 @@ static void check_threaded(IjRng *r, int M, int Cin, int Cout)
                 want[(size_t)i * Cin + k] = acc;
             }
         e = rel_err(din, want, (size_t)M * Cin);
-        CHECKF(e < 1e-5, "linear_backward_input M %d Cin %d Cout %d, %d threads: relative error %.2e", M, Cin, Cout,
+        CHECKF(e < 1e-5, "ij_linear_backward_input M %d Cin %d Cout %d, %d threads: relative error %.2e", M, Cin, Cout,
                nt, e);
         if (nt == 1) {
             memcpy(out1, out, sizeof(float) * (size_t)M * Cout);
@@ -126,7 +126,7 @@ static void check_threaded(IjRng *r, int M, int Cin, int Cout)
         } else if (IJ_GEMM_NR) {
             CHECKF(memcmp(out, out1, sizeof(float) * (size_t)M * Cout) == 0 &&
                        memcmp(din, din1, sizeof(float) * (size_t)M * Cin) == 0,
-                   "linear_forward / linear_backward_input M %d: %d threads differ from 1", M, nt);
+                   "ij_linear_forward / ij_linear_backward_input M %d: %d threads differ from 1", M, nt);
         }
     }
     omp_set_num_threads(threads);
@@ -156,7 +156,7 @@ static void check_weight_gradient(IjRng *r, int T, int Cin, int Cout)
         omp_set_num_threads(nt);
         memcpy(dw, dw0, sizeof(float) * (size_t)Cout * Cin);
         memcpy(db, db0, sizeof(float) * (size_t)Cout);
-        linear_backward_params(dw, db, dout, in, T, Cin, Cout, IJ_BF16_OFF);
+        ij_linear_backward_params(dw, db, dout, in, T, Cin, Cout, IJ_BF16_OFF);
         double e = rel_err(dw, want, (size_t)Cout * Cin), eb = rel_err(db, want_b, (size_t)Cout);
         CHECKF(e < 1e-5 && eb < 1e-5, "weight gradient T %d Cin %d Cout %d, %d threads: relative error %.2e, bias %.2e",
                T, Cin, Cout, nt, e, eb);
@@ -173,16 +173,16 @@ static void check_weight_gradient(IjRng *r, int T, int Cin, int Cout)
 
 /* The packed panels hold exactly w^T (forward) and w (input gradient), zero past the last column. */
 #if IJ_GEMM_NR
-/* gemm_pack_wt on w[N, K]: panel p row k = w[p * NR + j][k], zero past N */
+/* ij_gemm_pack_wt on w[N, K]: panel p row k = w[p * NR + j][k], zero past N */
 static void check_pack_wt(int N, int K)
 {
     float *w = ij_malloc(sizeof(float) * (size_t)N * K);
     for (int i = 0; i < N * K; i++) w[i] = (float)(i + 1);
     int panels = (N + IJ_GEMM_NR - 1) / IJ_GEMM_NR;
-    size_t np = gemm_packed_size(N, K);
+    size_t np = ij_gemm_packed_size(N, K);
     CHECK(np == (size_t)panels * IJ_GEMM_NR * K);
     float *wp = ij_alloc_aligned(sizeof(float) * np);
-    gemm_pack_wt(wp, w, N, K);
+    ij_gemm_pack_wt(wp, w, N, K);
     int bad = 0;
     for (int p = 0; p < panels; p++)
         for (int k = 0; k < K; k++)
@@ -191,17 +191,17 @@ static void check_pack_wt(int N, int K)
                 float want = n < N ? w[(size_t)n * K + k] : 0.0f;
                 bad += wp[((size_t)p * K + k) * IJ_GEMM_NR + j] != want;
             }
-    CHECKF(bad == 0, "gemm_pack_wt N %d K %d: %d misplaced values", N, K, bad);
+    CHECKF(bad == 0, "ij_gemm_pack_wt N %d K %d: %d misplaced values", N, K, bad);
     free(wp), free(w);
 }
 
-/* gemm_pack_w on w[K, N]: panel p row k = w[k][p * NR + j], zero past N */
+/* ij_gemm_pack_w on w[K, N]: panel p row k = w[k][p * NR + j], zero past N */
 static void check_pack_w(int K, int N)
 {
     float *w = ij_malloc(sizeof(float) * (size_t)K * N);
     for (int i = 0; i < K * N; i++) w[i] = (float)(i + 1);
-    float *wp = ij_alloc_aligned(sizeof(float) * gemm_packed_size(N, K));
-    gemm_pack_w(wp, w, K, N);
+    float *wp = ij_alloc_aligned(sizeof(float) * ij_gemm_packed_size(N, K));
+    ij_gemm_pack_w(wp, w, K, N);
     int bad = 0;
     for (int p = 0; p * IJ_GEMM_NR < N; p++)
         for (int k = 0; k < K; k++)
@@ -210,7 +210,7 @@ static void check_pack_w(int K, int N)
                 float want = n < N ? w[(size_t)k * N + n] : 0.0f;
                 bad += wp[((size_t)p * K + k) * IJ_GEMM_NR + j] != want;
             }
-    CHECKF(bad == 0, "gemm_pack_w K %d N %d: %d misplaced values", K, N, bad);
+    CHECKF(bad == 0, "ij_gemm_pack_w K %d N %d: %d misplaced values", K, N, bad);
     free(wp), free(w);
 }
 #endif
@@ -220,7 +220,7 @@ static void check_packing(void)
     int N = 3 * IJ_GEMM_NR / 2 + 1, K = 5; /* a partial last panel when there is a kernel */
     float *w = ij_malloc(sizeof(float) * (size_t)N * K);
     for (int i = 0; i < N * K; i++) w[i] = (float)(i + 1);
-    size_t np = gemm_packed_size(N, K);
+    size_t np = ij_gemm_packed_size(N, K);
 #if !IJ_GEMM_NR
     CHECK(np == 0); /* no kernel: the callers get wp = NULL and use BLAS */
     free(w);
@@ -235,13 +235,13 @@ static void check_packing(void)
     float *wp;
     int bad;
     /* the same matrix read as w[K', N'] = [N, K]: panels of its K columns */
-    np = gemm_packed_size(K, N);
+    np = ij_gemm_packed_size(K, N);
     wp = ij_alloc_aligned(sizeof(float) * np);
-    gemm_pack_w(wp, w, N, K);
+    ij_gemm_pack_w(wp, w, N, K);
     bad = 0;
     for (int k = 0; k < N; k++)
         for (int j = 0; j < IJ_GEMM_NR; j++) bad += wp[(size_t)k * IJ_GEMM_NR + j] != (j < K ? w[(size_t)k * K + j] : 0.0f);
-    CHECKF(bad == 0, "gemm_pack_w: %d misplaced values", bad);
+    CHECKF(bad == 0, "ij_gemm_pack_w: %d misplaced values", bad);
     free(wp), free(w);
 #endif
 }

@@ -86,9 +86,9 @@ static void check_rows(IjRng *r, int M, int N, int K, int transposed)
     /* transposed: B = w^T for w[N,K] (forward); else B = w for w[K,N] (input gradient) */
     float *A = randn(r, (size_t)M * K), *w = randn(r, (size_t)N * K), *bias = randn(r, (size_t)N);
     float *R = randn(r, (size_t)M * N), *S = randn(r, (size_t)M * N);
-    uint32_t *wp = ij_alloc_aligned(sizeof(uint32_t) * gemm_bf16_packed_size(N, K));
-    if (transposed) gemm_bf16_pack_wt(wp, w, N, K);
-    else gemm_bf16_pack_w(wp, w, K, N);
+    uint32_t *wp = ij_alloc_aligned(sizeof(uint32_t) * ij_gemm_bf16_packed_size(N, K));
+    if (transposed) ij_gemm_bf16_pack_wt(wp, w, N, K);
+    else ij_gemm_bf16_pack_w(wp, w, K, N);
     double *want = ij_malloc(sizeof(double) * (size_t)M * N), *mag = ij_malloc(sizeof(double) * (size_t)M * N);
     double *want32 = ij_malloc(sizeof(double) * (size_t)M * N), *mag32 = ij_malloc(sizeof(double) * (size_t)M * N);
     size_t sbk = transposed ? 1 : (size_t)N, sbj = transposed ? (size_t)K : 1;
@@ -98,7 +98,7 @@ static void check_rows(IjRng *r, int M, int N, int K, int transposed)
     for (int p = 0; p < npaths; p++) {
         C[p] = ij_malloc(sizeof(float) * (size_t)M * N);
         memset(C[p], 0xff, sizeof(float) * (size_t)M * N); /* NaN: every element must be written */
-        gemm_bf16_rows(paths[p], C[p], N, A, K, wp, M, N, K, bias, R, N, NULL, 0);
+        ij_gemm_bf16_rows(paths[p], C[p], N, A, K, wp, M, N, K, bias, R, N, NULL, 0);
         for (size_t i = 0; i < (size_t)M * N; i++) C[p][i] -= bias[i % N] + R[i];
         double e = worst(C[p], NULL, want, mag, (size_t)M * N, (K + 4) * 0x1p-24);
         CHECKF(e <= 1, "%s %s M=%d N=%d K=%d: %.3g of the float32 accumulation bound", ij_bf16_path_name(paths[p]),
@@ -107,8 +107,8 @@ static void check_rows(IjRng *r, int M, int N, int K, int transposed)
         CHECKF(e8 <= 1, "%s M=%d N=%d K=%d: %.3g of the bf16 bound against float32", ij_bf16_path_name(paths[p]), M,
                N, K, e8);
         /* the scaled epilogue: (A @ B) * S, no bias */
-        gemm_bf16_rows(paths[p], plain, N, A, K, wp, M, N, K, NULL, NULL, 0, NULL, 0);
-        gemm_bf16_rows(paths[p], scaled, N, A, K, wp, M, N, K, NULL, NULL, 0, S, N);
+        ij_gemm_bf16_rows(paths[p], plain, N, A, K, wp, M, N, K, NULL, NULL, 0, NULL, 0);
+        ij_gemm_bf16_rows(paths[p], scaled, N, A, K, wp, M, N, K, NULL, NULL, 0, S, N);
         int same = 1;
         for (size_t i = 0; i < (size_t)M * N; i++) same &= scaled[i] == plain[i] * S[i];
         CHECKF(same, "%s M=%d N=%d K=%d: scaled epilogue", ij_bf16_path_name(paths[p]), M, N, K);
@@ -132,7 +132,7 @@ static void check_at(IjRng *r, int M, int N, int K)
             C[p][t] = ij_malloc(sizeof(float) * (size_t)M * N);
             memcpy(C[p][t], C0, sizeof(float) * (size_t)M * N);
             omp_set_num_threads(t + 1);
-            gemm_bf16_at_acc(paths[p], C[p][t], N, A, M, B, N, M, N, K);
+            ij_gemm_bf16_at_acc(paths[p], C[p][t], N, A, M, B, N, M, N, K);
         }
     omp_set_num_threads(2);
     for (int p = 0; p < npaths; p++) {

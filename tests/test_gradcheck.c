@@ -184,7 +184,7 @@ typedef struct {
 static double lin_obj(void *p)
 {
     LinCtx *c = p;
-    linear_forward(c->out, c->in, c->w, c->b, c->T, c->Cin, c->Cout, IJ_BF16_OFF);
+    ij_linear_forward(c->out, c->in, c->w, c->b, c->T, c->Cin, c->Cout, IJ_BF16_OFF);
     return dot_obj(c->out, c->R, (size_t)c->T * c->Cout);
 }
 
@@ -205,7 +205,7 @@ static void test_linear(void)
     fill_const(din, (size_t)T * Cin, 1e3f);
     fill_const(dw, (size_t)Cout * Cin, 0.25f);
     fill_const(db, Cout, 0.25f);
-    linear_backward(din, dw, db, c.R, c.in, c.w, T, Cin, Cout, IJ_BF16_OFF);
+    ij_linear_backward(din, dw, db, c.R, c.in, c.w, T, Cin, Cout, IJ_BF16_OFF);
     for (int i = 0; i < Cout * Cin; i++) dw[i] -= 0.25f;
     for (int i = 0; i < Cout; i++) db[i] -= 0.25f;
 
@@ -216,12 +216,12 @@ static void test_linear(void)
 
     /* din == NULL (the patch embedding's call) gives the same dw, db */
     float *dw2 = fnew((size_t)Cout * Cin), *db2 = fnew(Cout);
-    linear_backward(NULL, dw2, db2, c.R, c.in, c.w, T, Cin, Cout, IJ_BF16_OFF);
+    ij_linear_backward(NULL, dw2, db2, c.R, c.in, c.w, T, Cin, Cout, IJ_BF16_OFF);
     double diff = 0.0;
     for (int i = 0; i < Cout * Cin; i++) diff = fmax(diff, fabs((double)dw2[i] - dw[i]));
     for (int i = 0; i < Cout; i++) diff = fmax(diff, fabs((double)db2[i] - db[i]));
-    CHECKF(diff <= 1e-5, "linear_backward with din NULL differs by %.3g", diff);
-    report("linear_backward", worst, tol);
+    CHECKF(diff <= 1e-5, "ij_linear_backward with din NULL differs by %.3g", diff);
+    report("ij_linear_backward", worst, tol);
     free(c.in); free(c.w); free(c.b); free(c.out); free(c.R);
     free(din); free(dw); free(db); free(dw2); free(db2);
 }
@@ -236,7 +236,7 @@ typedef struct {
 static double ln_obj(void *p)
 {
     LnCtx *c = p;
-    layernorm_forward(c->y, NULL, NULL, c->x, c->w, c->b, c->T, c->C, 1e-5f);
+    ij_layernorm_forward(c->y, NULL, NULL, c->x, c->w, c->b, c->T, c->C, 1e-5f);
     return dot_obj(c->y, c->R, (size_t)c->T * c->C);
 }
 
@@ -255,7 +255,7 @@ static double test_layernorm_case(int affine, int T, int C)
     }
     fill_normal(c.R, n, 0.0, 1.0, 303);
     float *mean = fnew(T), *rstd = fnew(T);
-    layernorm_forward(c.y, mean, rstd, c.x, c.w, c.b, T, C, 1e-5f);
+    ij_layernorm_forward(c.y, mean, rstd, c.x, c.w, c.b, T, C, 1e-5f);
 
     /* every gradient accumulates: pre-fill with a known value, subtract it after */
     const float pre = 0.75f;
@@ -265,7 +265,7 @@ static double test_layernorm_case(int affine, int T, int C)
         fill_const(dw, C, pre);
         fill_const(db, C, pre);
     }
-    layernorm_backward_acc(dx, dw, db, c.R, c.x, mean, rstd, c.w, T, C);
+    ij_layernorm_backward_acc(dx, dw, db, c.R, c.x, mean, rstd, c.w, T, C);
     for (size_t i = 0; i < n; i++) dx[i] -= pre;
     const char *op = affine ? "layernorm" : "layernorm/na";
     double worst = fd_check(op, "dx (accumulated)", c.x, n, dx, h, tol, ln_obj, &c);
@@ -277,7 +277,7 @@ static double test_layernorm_case(int affine, int T, int C)
         worst = fmax(worst, fd_check(op, "dw (accumulated)", c.w, C, dw, h, tol, ln_obj, &c));
         worst = fmax(worst, fd_check(op, "db (accumulated)", c.b, C, db, h, tol, ln_obj, &c));
     }
-    report(affine ? "layernorm_backward_acc" : "layernorm_backward_acc (w=NULL)", worst, tol);
+    report(affine ? "ij_layernorm_backward_acc" : "ij_layernorm_backward_acc (w=NULL)", worst, tol);
     free(c.x); free(c.w); free(c.b); free(c.y); free(c.R);
     free(mean); free(rstd); free(dx); free(dw); free(db);
     return worst;
@@ -294,7 +294,7 @@ static void test_layernorm_values(int C)
     fill_normal(w, (size_t)C, 1.0, 0.3, 32);
     fill_normal(b, (size_t)C, 0.0, 0.5, 33);
     for (int affine = 0; affine <= 1; affine++) {
-        layernorm_forward(y, mean, rstd, x, affine ? w : NULL, affine ? b : NULL, T, C, 1e-6f);
+        ij_layernorm_forward(y, mean, rstd, x, affine ? w : NULL, affine ? b : NULL, T, C, 1e-6f);
         double worst = 0, worst_stat = 0;
         for (int t = 0; t < T; t++) {
             const float *xr = x + (size_t)t * C;
@@ -309,7 +309,7 @@ static void test_layernorm_values(int C)
                 worst = fmax(worst, fabs(y[(size_t)t * C + c] - want));
             }
         }
-        CHECKF(worst < 2e-5 && worst_stat < 1e-5, "layernorm_forward C %d affine %d: |y error| %.3g, stats %.3g", C,
+        CHECKF(worst < 2e-5 && worst_stat < 1e-5, "ij_layernorm_forward C %d affine %d: |y error| %.3g, stats %.3g", C,
                affine, worst, worst_stat);
     }
     free(x); free(y); free(w); free(b); free(mean); free(rstd);
@@ -338,7 +338,7 @@ typedef struct {
 static double gelu_obj(void *p)
 {
     GeluCtx *c = p;
-    gelu_forward(c->y, c->x, c->n);
+    ij_gelu_forward(c->y, c->x, c->n);
     return dot_obj(c->y, c->R, c->n);
 }
 
@@ -351,28 +351,28 @@ static void test_gelu(void)
     for (size_t i = 0; i < n; i++) c.x[i] = -4.0f + 8.0f * (float)i / (float)(n - 1) + 0.013f; /* spans the bend */
     fill_normal(c.R, n, 0.0, 1.0, 400);
     float *dx = fnew(n), *dd = fnew(n);
-    gelu_backward(dx, c.R, c.x, n);
+    ij_gelu_backward(dx, c.R, c.x, n);
     double worst = fd_check("gelu", "dx", c.x, n, dx, h, tol, gelu_obj, &c);
     /* in place (dx aliases dy), as the transformer calls it */
     memcpy(dd, c.R, sizeof(float) * n);
-    gelu_backward(dd, dd, c.x, n);
+    ij_gelu_backward(dd, dd, c.x, n);
     CHECK(memcmp(dd, dx, sizeof(float) * n) == 0);
-    report("gelu_backward", worst, tol);
+    report("ij_gelu_backward", worst, tol);
     /* the training form: the same outputs, the slope kept in place of x, the backward as a product */
     float *y2 = fnew(n), *slope = fnew(n);
     memcpy(slope, c.x, sizeof(float) * n);
-    gelu_forward(c.y, c.x, n);
-    gelu_forward_keep_slope(y2, slope, n);
+    ij_gelu_forward(c.y, c.x, n);
+    ij_gelu_forward_keep_slope(y2, slope, n);
     CHECK(memcmp(y2, c.y, sizeof(float) * n) == 0);
     memcpy(dd, c.R, sizeof(float) * n);
-    gelu_backward_slope(dd, dd, slope, n);
+    ij_gelu_backward_slope(dd, dd, slope, n);
     double worst_slope = 0;
     for (size_t i = 0; i < n; i++) {
         double e = fabs((double)dd[i] - dx[i]) / (1e-6 + fabs((double)dx[i]));
         if (e > worst_slope) worst_slope = e;
     }
     CHECK(worst_slope < 1e-6);
-    report("gelu_backward_slope vs gelu_backward", worst_slope, 1e-6);
+    report("ij_gelu_backward_slope vs ij_gelu_backward", worst_slope, 1e-6);
     free(y2); free(slope);
     free(c.x); free(c.y); free(c.R); free(dx); free(dd);
 }
@@ -388,7 +388,7 @@ typedef struct {
 static double att_obj(void *p)
 {
     AttCtx *c = p;
-    attention_forward(c->out, c->probs, c->qkv, c->seg, c->nseg, c->D, c->heads, IJ_BF16_OFF);
+    ij_attention_forward(c->out, c->probs, c->qkv, c->seg, c->nseg, c->D, c->heads, IJ_BF16_OFF);
     return dot_obj(c->out, c->R, (size_t)c->seg[c->nseg] * c->D);
 }
 
@@ -400,20 +400,20 @@ static void test_attention(void)
     const float h = 1e-2f;
     size_t n = (size_t)T * 3 * D;
     AttCtx c = {seg, nseg, D, heads, fnew(n), fnew((size_t)T * D),
-                fnew(att_probs_size(seg, nseg, heads)), fnew((size_t)T * D),
-                fnew(att_scratch_size(seg, nseg, D, heads))};
+                fnew(ij_att_probs_size(seg, nseg, heads)), fnew((size_t)T * D),
+                fnew(ij_att_scratch_size(seg, nseg, D, heads))};
     fill_normal(c.qkv, n, 0.0, 1.0, 500);
     fill_normal(c.R, (size_t)T * D, 0.0, 1.0, 501);
     att_obj(&c);
     float *dqkv = fnew(n), *scratch = c.scratch;
     fill_const(dqkv, n, 1e3f); /* overwritten, not accumulated */
-    attention_backward(dqkv, c.R, c.qkv, c.probs, seg, nseg, D, heads, scratch, IJ_BF16_OFF);
+    ij_attention_backward(dqkv, c.R, c.qkv, c.probs, seg, nseg, D, heads, scratch, IJ_BF16_OFF);
     double worst = fd_check("attention", "dqkv (lengths 1,4,6)", c.qkv, n, dqkv, h, tol, att_obj, &c);
     /* a length-1 sequence attends only to itself: its q and k get exactly zero gradient */
     int zero = 1;
     for (int i = 0; i < 2 * D; i++) zero &= dqkv[i] == 0.0f;
     CHECK(zero);
-    report("attention_backward", worst, tol);
+    report("ij_attention_backward", worst, tol);
     free(c.qkv); free(c.out); free(c.probs); free(c.R); free(dqkv); free(scratch);
 }
 
@@ -430,8 +430,8 @@ static double patch_obj(void *p)
 {
     PatchCtx *c = p;
     int K = c->C * c->p * c->p;
-    patchify(c->rows, c->images, c->sample_of, c->tok, c->nrows, c->C, c->S, c->p);
-    linear_forward(c->out, c->rows, c->w, c->b, c->nrows, K, c->D, IJ_BF16_OFF);
+    ij_patchify(c->rows, c->images, c->sample_of, c->tok, c->nrows, c->C, c->S, c->p);
+    ij_linear_forward(c->out, c->rows, c->w, c->b, c->nrows, K, c->D, IJ_BF16_OFF);
     return dot_obj(c->out, c->R, (size_t)c->nrows * c->D);
 }
 
@@ -483,13 +483,13 @@ static void test_patch_embed(void)
             err = fmax(err, fabs(s - c.out[(size_t)i * D + d]));
         }
     }
-    CHECKF(err <= 1e-5, "patchify + linear differs from the convolution by %.3g", err);
+    CHECKF(err <= 1e-5, "ij_patchify + linear differs from the convolution by %.3g", err);
 
     float *dw = fnew((size_t)D * K), *db = fnew(D);
-    linear_backward(NULL, dw, db, c.R, c.rows, c.w, nrows, K, D, IJ_BF16_OFF);
+    ij_linear_backward(NULL, dw, db, c.R, c.rows, c.w, nrows, K, D, IJ_BF16_OFF);
     double worst = fd_check("patch_embed", "dw", c.w, (size_t)D * K, dw, h, tol, patch_obj, &c);
     worst = fmax(worst, fd_check("patch_embed", "db", c.b, D, db, h, tol, patch_obj, &c));
-    report("patchify + linear_backward", worst, tol);
+    report("ij_patchify + ij_linear_backward", worst, tol);
     free(images); free(c.rows); free(c.w); free(c.b); free(c.out); free(c.R); free(dw); free(db);
 }
 
@@ -504,7 +504,7 @@ typedef struct {
 static double gather_obj(void *p)
 {
     GsCtx *c = p;
-    gather_rows(c->tmp, c->x, c->idx, c->n, c->C);
+    ij_gather_rows(c->tmp, c->x, c->idx, c->n, c->C);
     return dot_obj(c->tmp, c->R, (size_t)c->n * c->C);
 }
 
@@ -512,7 +512,7 @@ static double scatter_obj(void *p)
 {
     GsCtx *c = p;
     memcpy(c->tmp, c->base, sizeof(float) * (size_t)c->nsrc * c->C);
-    scatter_add_rows(c->tmp, c->y, c->idx, c->n, c->C);
+    ij_scatter_add_rows(c->tmp, c->y, c->idx, c->n, c->C);
     return dot_obj(c->tmp, c->R, (size_t)c->nsrc * c->C);
 }
 
@@ -528,8 +528,8 @@ static void test_gather_scatter(void)
     fill_normal(y, (size_t)n * C, 0.0, 1.0, 701);
 
     /* adjoint identity <gather(x), y> == <x, scatter(y)> */
-    gather_rows(gx, x, idx, n, C);
-    scatter_add_rows(sy, y, idx, n, C);
+    ij_gather_rows(gx, x, idx, n, C);
+    ij_scatter_add_rows(sy, y, idx, n, C);
     double lhs = dot_obj(gx, y, (size_t)n * C), rhs = dot_obj(x, sy, (size_t)nsrc * C);
     double adj = fabs(lhs - rhs) / fmax(fabs(lhs), 1e-30);
     printf("    gather/scatter <gather(x),y> = %.9f, <x,scatter(y)> = %.9f\n", lhs, rhs);
@@ -538,16 +538,16 @@ static void test_gather_scatter(void)
     /* scatter accumulates into what dst held */
     float *acc = fnew((size_t)nsrc * C);
     fill_const(acc, (size_t)nsrc * C, 2.0f);
-    scatter_add_rows(acc, y, idx, n, C);
+    ij_scatter_add_rows(acc, y, idx, n, C);
     double accerr = 0.0;
     for (int i = 0; i < nsrc * C; i++) accerr = fmax(accerr, fabs((double)acc[i] - 2.0 - sy[i]));
-    CHECKF(accerr <= 1e-6, "scatter_add_rows does not accumulate (%.3g)", accerr);
+    CHECKF(accerr <= 1e-6, "ij_scatter_add_rows does not accumulate (%.3g)", accerr);
 
     /* gradients: gather's backward is scatter, scatter's backward is gather */
     GsCtx cg = {idx, n, nsrc, C, x, NULL, fnew((size_t)n * C), fnew((size_t)n * C), NULL};
     fill_normal(cg.R, (size_t)n * C, 0.0, 1.0, 702);
     float *dx = fnew((size_t)nsrc * C);
-    scatter_add_rows(dx, cg.R, idx, n, C);
+    ij_scatter_add_rows(dx, cg.R, idx, n, C);
     double worst = fd_check("gather", "dx = scatter(R)", x, (size_t)nsrc * C, dx, h, tol, gather_obj, &cg);
 
     GsCtx cs = {idx, n, nsrc, C, NULL, y, fnew((size_t)nsrc * C), fnew((size_t)nsrc * C),
@@ -555,9 +555,9 @@ static void test_gather_scatter(void)
     fill_normal(cs.R, (size_t)nsrc * C, 0.0, 1.0, 703);
     fill_normal(cs.base, (size_t)nsrc * C, 0.0, 1.0, 704);
     float *dy = fnew((size_t)n * C);
-    gather_rows(dy, cs.R, idx, n, C);
+    ij_gather_rows(dy, cs.R, idx, n, C);
     worst = fmax(worst, fd_check("scatter_add", "dy = gather(R)", y, (size_t)n * C, dy, h, tol, scatter_obj, &cs));
-    report("gather_rows / scatter_add", fmax(worst, adj), tol);
+    report("ij_gather_rows / scatter_add", fmax(worst, adj), tol);
     free(x); free(y); free(gx); free(sy); free(acc); free(dx); free(dy);
     free(cg.tmp); free(cg.R); free(cs.tmp); free(cs.R); free(cs.base);
 }

@@ -86,10 +86,10 @@ static void test_adamw_ema(void)
 
 static float *read_f32(const StFile *f, const char *name, size_t n)
 {
-    const StTensor *t = st_find(f, name);
-    CHECKF(t && st_numel(t) == n, "fixture tensor %s", name);
+    const StTensor *t = ij_st_find(f, name);
+    CHECKF(t && ij_st_numel(t) == n, "fixture tensor %s", name);
     float *p = calloc(n, sizeof(float));
-    if (t) CHECK(st_read_f32(f, t, p, n) == 0);
+    if (t) CHECK(ij_st_read_f32(f, t, p, n) == 0);
     return p;
 }
 
@@ -100,7 +100,7 @@ static float *read_f32(const StFile *f, const char *name, size_t n)
 static void test_full_step(void)
 {
     StFile f = {0};
-    if (st_open(&f, test_fixture("parity.safetensors"))) {
+    if (ij_st_open(&f, test_fixture("parity.safetensors"))) {
         CHECKF(0, "%s", ij_last_error());
         return;
     }
@@ -110,22 +110,22 @@ static void test_full_step(void)
     CHECK(ij_model_init(&m, &c, 0) == 0);
     const char *ignore[] = {"input.", "masks.", "out.", "grad.", "step."};
     CHECK(ij_checkpoint_load_file(&m, &f, NULL, 0, ignore, 5) == 0);
-    double lr = atof(st_meta(&f, "step_lr")), wd = atof(st_meta(&f, "step_wd"));
-    double mom = atof(st_meta(&f, "step_momentum"));
+    double lr = atof(ij_st_meta(&f, "step_lr")), wd = atof(ij_st_meta(&f, "step_wd"));
+    double mom = atof(ij_st_meta(&f, "step_momentum"));
     size_t n;
-    const StTensor *t = st_find(&f, "input.images");
-    float *images = read_f32(&f, "input.images", st_numel(t));
-    int B = (int)st_numel(st_find(&f, "masks.context_len"));
-    int nq = (int)st_numel(st_find(&f, "masks.target_len"));
+    const StTensor *t = ij_st_find(&f, "input.images");
+    float *images = read_f32(&f, "input.images", ij_st_numel(t));
+    int B = (int)ij_st_numel(ij_st_find(&f, "masks.context_len"));
+    int nq = (int)ij_st_numel(ij_st_find(&f, "masks.target_len"));
     int *cl = calloc((size_t)B, sizeof(int)), *tl = calloc((size_t)nq, sizeof(int));
-    st_read_i32(&f, st_find(&f, "masks.context_len"), cl, (size_t)B);
-    st_read_i32(&f, st_find(&f, "masks.target_len"), tl, (size_t)nq);
+    ij_st_read_i32(&f, ij_st_find(&f, "masks.context_len"), cl, (size_t)B);
+    ij_st_read_i32(&f, ij_st_find(&f, "masks.target_len"), tl, (size_t)nq);
     int *co = calloc((size_t)B + 1, sizeof(int)), *to = calloc((size_t)nq + 1, sizeof(int));
     for (int i = 0; i < B; i++) co[i + 1] = co[i] + cl[i];
     for (int i = 0; i < nq; i++) to[i + 1] = to[i] + tl[i];
     int *ci = calloc((size_t)co[B], sizeof(int)), *ti = calloc((size_t)to[nq], sizeof(int));
-    st_read_i32(&f, st_find(&f, "masks.context"), ci, (size_t)co[B]);
-    st_read_i32(&f, st_find(&f, "masks.target"), ti, (size_t)to[nq]);
+    ij_st_read_i32(&f, ij_st_find(&f, "masks.context"), ci, (size_t)co[B]);
+    ij_st_read_i32(&f, ij_st_find(&f, "masks.target"), ti, (size_t)to[nq]);
     IjMasks mk = {B, nq / B, ci, co, ti, to};
 
     float *am = calloc(m.tab.n_total, sizeof(float)), *av = calloc(m.tab.n_total, sizeof(float));
@@ -173,7 +173,7 @@ static void test_full_step(void)
            worst, noisy);
     free(images); free(cl); free(tl); free(co); free(to); free(ci); free(ti); free(am); free(av);
     ij_model_free(&m);
-    st_close(&f);
+    ij_st_close(&f);
 }
 
 int main(void)

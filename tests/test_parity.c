@@ -43,23 +43,23 @@ static double rel_err(const float *a, const float *ref, size_t n)
 
 static float *read_f32(const StFile *f, const char *name, size_t *n)
 {
-    const StTensor *t = st_find(f, name);
+    const StTensor *t = ij_st_find(f, name);
     CHECKF(t != NULL, "fixture lacks %s", name);
     if (!t) exit(1);
-    *n = st_numel(t);
+    *n = ij_st_numel(t);
     float *p = ij_malloc(sizeof(float) * *n);
-    CHECK(st_read_f32(f, t, p, *n) == 0);
+    CHECK(ij_st_read_f32(f, t, p, *n) == 0);
     return p;
 }
 
 static int *read_i32(const StFile *f, const char *name, size_t *n)
 {
-    const StTensor *t = st_find(f, name);
+    const StTensor *t = ij_st_find(f, name);
     CHECKF(t != NULL, "fixture lacks %s", name);
     if (!t) exit(1);
-    *n = st_numel(t);
+    *n = ij_st_numel(t);
     int *p = ij_malloc(sizeof(int) * *n);
-    CHECK(st_read_i32(f, t, (int32_t *)p, *n) == 0);
+    CHECK(ij_st_read_i32(f, t, (int32_t *)p, *n) == 0);
     return p;
 }
 
@@ -123,7 +123,7 @@ int main(void)
 {
     StFile f = {0};
     const char *path = test_fixture("parity.safetensors");
-    if (st_open(&f, path)) {
+    if (ij_st_open(&f, path)) {
         fprintf(stderr, "%s\n", ij_last_error());
         return 1;
     }
@@ -195,6 +195,6 @@ int main(void)
     free(images); free(ctx_idx); free(ctx_len); free(tgt_idx); free(tgt_len);
     free(ctx_off); free(tgt_off); free(ref_loss); free(ref_l2);
     ij_model_free(&m);
-    st_close(&f);
+    ij_st_close(&f);
     return test_exit_code("test_parity");
 }

@@ -1,4 +1,4 @@
-/* test_safetensors.c: round trips through st_write/st_open, hand-built files in the
+/* test_safetensors.c: round trips through ij_st_write/ij_st_open, hand-built files in the
  * Python writer's layout, float/int conversions, one malformed file per validation
  * rule (error names the file and the problem), and atomic-write failure handling. */
 #include "core/error.h"
@@ -54,19 +54,19 @@ static const char *write_raw(const char *name, uint64_t hlen, const char *header
     return path;
 }
 
-/* st_open on `path` fails with a message containing the file name and `word`. */
+/* ij_st_open on `path` fails with a message containing the file name and `word`. */
 static void expect_bad_path(const char *path, const char *word)
 {
     StFile f;
     ij_clear_error();
-    int rc = st_open(&f, path);
+    int rc = ij_st_open(&f, path);
     const char *err = ij_last_error();
     CHECKF(rc == -1, "%s opened", path);
     CHECKF(strstr(err, path) != NULL, "error '%s' does not name %s", err, path);
     CHECKF(strstr(err, path) && strstr(strstr(err, path) + strlen(path), word), "error '%s' lacks '%s'", err,
            word); /* after the file name, so a name cannot match */
     CHECK(f.map == NULL && f.tensors == NULL && f.path == NULL); /* cleaned up */
-    st_close(&f);
+    ij_st_close(&f);
 }
 
 /* A file with this JSON header (unpadded) and `ndata` zero bytes of data must be rejected. */
@@ -90,49 +90,49 @@ static void test_round_trip(void)
         {.name = "empty", .dtype = ST_F32, .ndim = 2, .shape = {0, 5}, .data = NULL},
     };
     const char *meta[] = {"format", "pt", "note", "ünïcode \"quoted\""};
-    CHECK(st_write(path, ts, 4, meta, 2) == 0);
+    CHECK(ij_st_write(path, ts, 4, meta, 2) == 0);
     CHECK(count_tmp_files() == 0);
 
     StFile f;
-    CHECKF(st_open(&f, path) == 0, "%s", ij_last_error());
+    CHECKF(ij_st_open(&f, path) == 0, "%s", ij_last_error());
     CHECK(f.n == 4 && f.nmeta == 3); /* the two given and the checksum */
-    CHECK(st_meta(&f, ST_CRC_KEY) && strlen(st_meta(&f, ST_CRC_KEY)) == 8);
-    CHECKF(st_verify(&f) == 0, "%s", ij_last_error());
+    CHECK(ij_st_meta(&f, ST_CRC_KEY) && strlen(ij_st_meta(&f, ST_CRC_KEY)) == 8);
+    CHECKF(ij_st_verify(&f) == 0, "%s", ij_last_error());
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | ((const unsigned char *)f.map)[i];
     CHECK(hlen % 8 == 0);
     CHECK(file_size(path) == (long)(8 + hlen + sizeof w + sizeof idx + sizeof scalar));
-    CHECK(st_meta(&f, "format") && strcmp(st_meta(&f, "format"), "pt") == 0);
-    CHECK(st_meta(&f, "note") && strcmp(st_meta(&f, "note"), meta[3]) == 0);
-    CHECK(st_meta(&f, "missing") == NULL);
-    CHECK(st_find(&f, "nope") == NULL);
+    CHECK(ij_st_meta(&f, "format") && strcmp(ij_st_meta(&f, "format"), "pt") == 0);
+    CHECK(ij_st_meta(&f, "note") && strcmp(ij_st_meta(&f, "note"), meta[3]) == 0);
+    CHECK(ij_st_meta(&f, "missing") == NULL);
+    CHECK(ij_st_find(&f, "nope") == NULL);
 
-    const StTensor *t = st_find(&f, "enc.w");
+    const StTensor *t = ij_st_find(&f, "enc.w");
     CHECK(t && t->dtype == ST_F32 && t->ndim == 2 && t->shape[0] == 2 && t->shape[1] == 3);
-    CHECK(t && t->nbytes == sizeof w && st_numel(t) == 6);
+    CHECK(t && t->nbytes == sizeof w && ij_st_numel(t) == 6);
     float got[6] = {0};
-    CHECK(t && st_read_f32(&f, t, got, 6) == 0 && memcmp(got, w, sizeof w) == 0);
-    CHECK(t && st_read_f32(&f, t, got, 5) == -1 && strstr(ij_last_error(), "elements"));
-    CHECK(t && st_read_i32(&f, t, idx, 6) == -1 && strstr(ij_last_error(), "integer type"));
+    CHECK(t && ij_st_read_f32(&f, t, got, 6) == 0 && memcmp(got, w, sizeof w) == 0);
+    CHECK(t && ij_st_read_f32(&f, t, got, 5) == -1 && strstr(ij_last_error(), "elements"));
+    CHECK(t && ij_st_read_i32(&f, t, idx, 6) == -1 && strstr(ij_last_error(), "integer type"));
 
-    t = st_find(&f, "idx");
+    t = ij_st_find(&f, "idx");
     int32_t gi[4] = {0};
     CHECK(t && t->dtype == ST_I32 && t->ndim == 1 && t->shape[0] == 4);
-    CHECK(t && st_read_i32(&f, t, gi, 4) == 0 && memcmp(gi, idx, sizeof idx) == 0);
-    CHECK(t && st_read_f32(&f, t, got, 4) == -1 && strstr(ij_last_error(), "has dtype I32, expected a float type") &&
+    CHECK(t && ij_st_read_i32(&f, t, gi, 4) == 0 && memcmp(gi, idx, sizeof idx) == 0);
+    CHECK(t && ij_st_read_f32(&f, t, got, 4) == -1 && strstr(ij_last_error(), "has dtype I32, expected a float type") &&
           strstr(ij_last_error(), path));
 
-    t = st_find(&f, "step");
-    CHECK(t && t->ndim == 0 && t->nbytes == 4 && st_numel(t) == 1);
+    t = ij_st_find(&f, "step");
+    CHECK(t && t->ndim == 0 && t->nbytes == 4 && ij_st_numel(t) == 1);
     float s = 0;
-    CHECK(t && st_read_f32(&f, t, &s, 1) == 0 && s == 42.0f);
+    CHECK(t && ij_st_read_f32(&f, t, &s, 1) == 0 && s == 42.0f);
 
-    t = st_find(&f, "empty");
-    CHECK(t && t->ndim == 2 && t->nbytes == 0 && st_numel(t) == 0 && st_read_f32(&f, t, NULL, 0) == 0);
+    t = ij_st_find(&f, "empty");
+    CHECK(t && t->ndim == 2 && t->nbytes == 0 && ij_st_numel(t) == 0 && ij_st_read_f32(&f, t, NULL, 0) == 0);
 
     for (int i = 1; i < f.n; i++) CHECK(f.tensors[i - 1].offset <= f.tensors[i].offset);
-    st_close(&f);
-    st_close(&f); /* idempotent */
+    ij_st_close(&f);
+    ij_st_close(&f); /* idempotent */
     CHECK(f.map == NULL && f.n == 0);
 
     /* the checksum finds one flipped bit anywhere in the data section, and names the file */
@@ -141,16 +141,16 @@ static void test_round_trip(void)
         FILE *fp = fopen(path, "r+b");
         int c = (fseek(fp, at, SEEK_SET), fgetc(fp));
         fseek(fp, at, SEEK_SET), fputc(c ^ 0x10, fp), fclose(fp);
-        CHECK(st_open(&f, path) == 0);
+        CHECK(ij_st_open(&f, path) == 0);
         ij_clear_error();
-        CHECKF(st_verify(&f) == -1 && strstr(ij_last_error(), "does not match its checksum") &&
+        CHECKF(ij_st_verify(&f) == -1 && strstr(ij_last_error(), "does not match its checksum") &&
                    strstr(ij_last_error(), path), "byte %ld: %s", at, ij_last_error());
-        st_close(&f);
+        ij_st_close(&f);
         fp = fopen(path, "r+b");
         fseek(fp, at, SEEK_SET), fputc(c, fp), fclose(fp);
     }
-    CHECK(st_open(&f, path) == 0 && st_verify(&f) == 0);
-    st_close(&f);
+    CHECK(ij_st_open(&f, path) == 0 && ij_st_verify(&f) == 0);
+    ij_st_close(&f);
 }
 
 /* Conversions to float: F64, F16 (normal, subnormal, inf), BF16; I64 with a range check. */
@@ -169,21 +169,21 @@ static void test_conversions(void)
         {.name = "bad64", .dtype = ST_I64, .ndim = 1, .shape = {2}, .data = bad64},
         {.name = "u8", .dtype = ST_U8, .ndim = 1, .shape = {2}, .data = "ab"},
     };
-    CHECK(st_write(path, ts, 6, NULL, 0) == 0);
+    CHECK(ij_st_write(path, ts, 6, NULL, 0) == 0);
     StFile f;
-    CHECKF(st_open(&f, path) == 0, "%s", ij_last_error());
+    CHECKF(ij_st_open(&f, path) == 0, "%s", ij_last_error());
     float x[5];
     int32_t k[3];
-    CHECK(st_read_f32(&f, st_find(&f, "d"), x, 3) == 0 && x[0] == 0.1f && x[1] == -3.0f && isinf(x[2]));
-    CHECK(st_read_f32(&f, st_find(&f, "h"), x, 5) == 0);
+    CHECK(ij_st_read_f32(&f, ij_st_find(&f, "d"), x, 3) == 0 && x[0] == 0.1f && x[1] == -3.0f && isinf(x[2]));
+    CHECK(ij_st_read_f32(&f, ij_st_find(&f, "h"), x, 5) == 0);
     CHECK(x[0] == 1.0f && x[1] == -2.0f && x[2] == ldexpf(1.0f, -24) && isinf(x[3]) && x[3] > 0);
     CHECK(x[4] == 0.0f && signbit(x[4]));
-    CHECK(st_read_f32(&f, st_find(&f, "b"), x, 2) == 0 && x[0] == 1.0f && x[1] == -5.0f);
-    CHECK(st_read_i32(&f, st_find(&f, "ok64"), k, 3) == 0 && k[0] == 5 && k[1] == -7 && k[2] == 2147483647);
-    CHECK(st_read_i32(&f, st_find(&f, "bad64"), k, 2) == -1 && strstr(ij_last_error(), "does not fit"));
-    CHECK(st_read_f32(&f, st_find(&f, "u8"), x, 2) == -1 && strstr(ij_last_error(), "dtype U8"));
-    CHECK(st_find(&f, "u8") && memcmp(st_find(&f, "u8")->data, "ab", 2) == 0);
-    st_close(&f);
+    CHECK(ij_st_read_f32(&f, ij_st_find(&f, "b"), x, 2) == 0 && x[0] == 1.0f && x[1] == -5.0f);
+    CHECK(ij_st_read_i32(&f, ij_st_find(&f, "ok64"), k, 3) == 0 && k[0] == 5 && k[1] == -7 && k[2] == 2147483647);
+    CHECK(ij_st_read_i32(&f, ij_st_find(&f, "bad64"), k, 2) == -1 && strstr(ij_last_error(), "does not fit"));
+    CHECK(ij_st_read_f32(&f, ij_st_find(&f, "u8"), x, 2) == -1 && strstr(ij_last_error(), "dtype U8"));
+    CHECK(ij_st_find(&f, "u8") && memcmp(ij_st_find(&f, "u8")->data, "ab", 2) == 0);
+    ij_st_close(&f);
 }
 
 /* Python's writer: no padding requirement honoured here, metadata last, keys not in offset order. */
@@ -201,20 +201,20 @@ static void test_python_layout(void)
     CHECK(strlen(hdr) % 8 != 0);
     const char *path = write_raw("python.safetensors", strlen(hdr), hdr, data, sizeof data);
     StFile f;
-    CHECKF(st_open(&f, path) == 0, "%s", ij_last_error());
+    CHECKF(ij_st_open(&f, path) == 0, "%s", ij_last_error());
     CHECK(f.n == 3 && strcmp(f.tensors[0].name, "a") == 0 && strcmp(f.tensors[1].name, "b") == 0);
-    CHECK(st_meta(&f, "format") && strcmp(st_meta(&f, "format"), "pt") == 0);
+    CHECK(ij_st_meta(&f, "format") && strcmp(ij_st_meta(&f, "format"), "pt") == 0);
     float got[2];
-    CHECK(st_read_f32(&f, st_find(&f, "a"), got, 2) == 0 && got[0] == 0.5f && got[1] == -1.0f);
+    CHECK(ij_st_read_f32(&f, ij_st_find(&f, "a"), got, 2) == 0 && got[0] == 0.5f && got[1] == -1.0f);
     int64_t gb = 0;
-    CHECK(st_find(&f, "b") && (memcpy(&gb, st_find(&f, "b")->data, 8), gb == bv));
-    CHECK(st_verify(&f) == 1); /* written elsewhere: no checksum to verify */
-    st_close(&f);
+    CHECK(ij_st_find(&f, "b") && (memcpy(&gb, ij_st_find(&f, "b")->data, 8), gb == bv));
+    CHECK(ij_st_verify(&f) == 1); /* written elsewhere: no checksum to verify */
+    ij_st_close(&f);
 
     /* A header of only "{}" (no tensors) padded with spaces is a valid empty file. */
     path = write_raw("empty.safetensors", 8, "{}      ", NULL, 0);
-    CHECKF(st_open(&f, path) == 0 && f.n == 0 && f.nmeta == 0, "%s", ij_last_error());
-    st_close(&f);
+    CHECKF(ij_st_open(&f, path) == 0 && f.n == 0 && f.nmeta == 0, "%s", ij_last_error());
+    ij_st_close(&f);
 }
 
 static void test_bad_files(void)
@@ -299,19 +299,19 @@ static void test_bad_files(void)
     snprintf(buf, sizeof buf, "%s,\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]}}", T);
     StFile f;
     const char *path = write_raw("good.safetensors", strlen(buf), buf, "12345678", 8);
-    CHECKF(st_open(&f, path) == 0 && f.n == 2, "%s", ij_last_error());
-    st_close(&f);
+    CHECKF(ij_st_open(&f, path) == 0 && f.n == 2, "%s", ij_last_error());
+    ij_st_close(&f);
 }
 
 /* The file at path opens and holds tensor "x" with n elements, the first equal to first. */
 static int file_holds_x(const char *path, float first, size_t n)
 {
     StFile f;
-    if (st_open(&f, path) != 0) return 0;
-    const StTensor *t = st_find(&f, "x");
+    if (ij_st_open(&f, path) != 0) return 0;
+    const StTensor *t = ij_st_find(&f, "x");
     float v = 0;
-    if (t && st_numel(t) == n) memcpy(&v, t->data, sizeof v);
-    st_close(&f);
+    if (t && ij_st_numel(t) == n) memcpy(&v, t->data, sizeof v);
+    ij_st_close(&f);
     return v == first;
 }
 
@@ -324,20 +324,20 @@ static void test_write_failures(void)
 
     /* missing directory: fails, names the path, leaves nothing behind */
     const char *bad = tmp_path("no-such-dir/out.safetensors");
-    CHECK(st_write(bad, &small, 1, NULL, 0) == -1);
+    CHECK(ij_st_write(bad, &small, 1, NULL, 0) == -1);
     CHECK(strstr(ij_last_error(), bad) && strstr(ij_last_error(), "No such file"));
     CHECK(file_size(tmp_path("no-such-dir")) == -1);
 
     /* replacing an existing file; a reader that still has the old file mapped keeps the old data */
     const char *path = tmp_path("replace.safetensors");
-    CHECK(st_write(path, &small, 1, NULL, 0) == 0);
+    CHECK(ij_st_write(path, &small, 1, NULL, 0) == 0);
     StFile old;
-    CHECK(st_open(&old, path) == 0);
-    CHECK(st_write(path, &large, 1, NULL, 0) == 0);
+    CHECK(ij_st_open(&old, path) == 0);
+    CHECK(ij_st_write(path, &large, 1, NULL, 0) == 0);
     CHECK(file_holds_x(path, 2.0f, 4096));
     float v = 0;
-    CHECK(st_read_f32(&old, st_find(&old, "x"), &v, 1) == 0 && v == 1.0f);
-    st_close(&old);
+    CHECK(ij_st_read_f32(&old, ij_st_find(&old, "x"), &v, 1) == 0 && v == 1.0f);
+    ij_st_close(&old);
     CHECK(count_tmp_files() == 0);
 
     /* a write error midway ("disk full", simulated with a file size limit): -1 with the errno text,
@@ -348,8 +348,8 @@ static void test_write_failures(void)
     lim.rlim_cur = 4096;
     void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
     CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
-    CHECK(st_write(tmp_path("fresh.safetensors"), &small, 1, NULL, 0) == 0); /* small still fits */
-    int rc = st_write(path, &large, 1, NULL, 0);
+    CHECK(ij_st_write(tmp_path("fresh.safetensors"), &small, 1, NULL, 0) == 0); /* small still fits */
+    int rc = ij_st_write(path, &large, 1, NULL, 0);
     CHECK(setrlimit(RLIMIT_FSIZE, &saved) == 0);
     signal(SIGXFSZ, prev);
     CHECK(rc == -1 && strstr(ij_last_error(), path) && strstr(ij_last_error(), "write failed"));
@@ -359,13 +359,13 @@ static void test_write_failures(void)
 
     /* bad arguments are rejected before anything is created */
     StWriteTensor dup[2] = {small, small};
-    CHECK(st_write(tmp_path("dup.safetensors"), dup, 2, NULL, 0) == -1 && strstr(ij_last_error(), "duplicate"));
+    CHECK(ij_st_write(tmp_path("dup.safetensors"), dup, 2, NULL, 0) == -1 && strstr(ij_last_error(), "duplicate"));
     StWriteTensor neg = {.name = "n", .dtype = ST_F32, .ndim = 1, .shape = {-1}, .data = &one};
-    CHECK(st_write(tmp_path("neg.safetensors"), &neg, 1, NULL, 0) == -1 && strstr(ij_last_error(), "shape"));
+    CHECK(ij_st_write(tmp_path("neg.safetensors"), &neg, 1, NULL, 0) == -1 && strstr(ij_last_error(), "shape"));
     StWriteTensor nodata = {.name = "n", .dtype = ST_F32, .ndim = 1, .shape = {2}, .data = NULL};
-    CHECK(st_write(tmp_path("nodata.safetensors"), &nodata, 1, NULL, 0) == -1);
+    CHECK(ij_st_write(tmp_path("nodata.safetensors"), &nodata, 1, NULL, 0) == -1);
     const char *meta[2] = {"k", NULL};
-    CHECK(st_write(tmp_path("meta.safetensors"), &small, 1, meta, 1) == -1);
+    CHECK(ij_st_write(tmp_path("meta.safetensors"), &small, 1, meta, 1) == -1);
     CHECK(file_size(tmp_path("dup.safetensors")) == -1 && file_size(tmp_path("neg.safetensors")) == -1);
     CHECK(file_size(tmp_path("nodata.safetensors")) == -1 && file_size(tmp_path("meta.safetensors")) == -1);
     CHECK(count_tmp_files() == 0);
@@ -373,11 +373,11 @@ static void test_write_failures(void)
 
 int main(void)
 {
-    CHECK(st_dtype_size(ST_BF16) == 2 && st_dtype_size(ST_U64) == 8 && strcmp(st_dtype_name(ST_BOOL), "BOOL") == 0);
+    CHECK(ij_st_dtype_size(ST_BF16) == 2 && ij_st_dtype_size(ST_U64) == 8 && strcmp(ij_st_dtype_name(ST_BOOL), "BOOL") == 0);
     StDtype d;
-    CHECK(st_dtype_parse("I16", &d) == 0 && d == ST_I16 && st_dtype_parse("f32", &d) == -1);
+    CHECK(ij_st_dtype_parse("I16", &d) == 0 && d == ST_I16 && ij_st_dtype_parse("f32", &d) == -1);
     StFile zero = {0};
-    st_close(&zero);
+    ij_st_close(&zero);
     test_round_trip();
     test_conversions();
     test_python_layout();

@@ -1,6 +1,6 @@
 /* bench_kernels.c: `ijepa bench --kernels`: the blocks' products one at a time, on one thread, through
  * our register-tiled kernel (kernels/gemm.h, weights packed beforehand) and through cblas_sgemm, on
- * the shapes of the given model and a chunk of rows, and the weight gradients (gemm_at_acc) over eight
+ * the shapes of the given model and a chunk of rows, and the weight gradients (ij_gemm_at_acc) over eight
  * chunks' rows; plus one thread's sgemm peak. What the kernel is worth on this machine, apart from
  * the rest of a training step. Also the sgemm peak that both benchmarks compare with. */
 #include "cli/bench_kernels.h"
@@ -47,17 +47,17 @@ static void bench_product(const char *name, int M, int K, int N, int transposed)
 {
     float *in = random_floats((size_t)M * K, 1), *w = random_floats((size_t)K * N, 2);
     float *out = ij_alloc_aligned(sizeof(float) * (size_t)M * N);
-    float *wp = ij_alloc_aligned(sizeof(float) * (gemm_packed_size(N, K) + 1));
+    float *wp = ij_alloc_aligned(sizeof(float) * (ij_gemm_packed_size(N, K) + 1));
     double flop = 2.0 * M * N * (double)K, t_pack, t_ours, t_blas;
     int reps = (int)(2e9 / flop) + 3;
     if (transposed) {
-        BEST_OF(reps, t_pack, gemm_pack_wt(wp, w, N, K));
-        BEST_OF(reps, t_ours, gemm_rows(out, N, in, K, wp, M, N, K, NULL, NULL, 0));
+        BEST_OF(reps, t_pack, ij_gemm_pack_wt(wp, w, N, K));
+        BEST_OF(reps, t_ours, ij_gemm_rows(out, N, in, K, wp, M, N, K, NULL, NULL, 0));
         BEST_OF(reps, t_blas, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, in, K, w, K, 0.0f,
                                           out, N));
     } else {
-        BEST_OF(reps, t_pack, gemm_pack_w(wp, w, K, N));
-        BEST_OF(reps, t_ours, gemm_rows(out, N, in, K, wp, M, N, K, NULL, NULL, 0));
+        BEST_OF(reps, t_pack, ij_gemm_pack_w(wp, w, K, N));
+        BEST_OF(reps, t_ours, ij_gemm_rows(out, N, in, K, wp, M, N, K, NULL, NULL, 0));
         BEST_OF(reps, t_blas, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, in, K, w, N,
                                           0.0f, out, N));
     }
@@ -71,7 +71,7 @@ static void bench_product(const char *name, int M, int K, int N, int transposed)
     double t0 = ij_now();
     for (size_t i = 0; i < 2 * copies; i++) {
         size_t c = i % copies;
-        gemm_rows(cout + c * (size_t)M * N, N, cin + c * (size_t)M * K, K, wp, M, N, K, NULL, NULL, 0);
+        ij_gemm_rows(cout + c * (size_t)M * N, N, cin + c * (size_t)M * K, K, wp, M, N, K, NULL, NULL, 0);
     }
     double t_cold = (ij_now() - t0) / (double)(2 * copies);
     printf("    operands from memory (%zu MiB): ours %.1f GFLOP/s\n", (copies * per_copy) >> 20, flop / t_cold * 1e-9);
@@ -85,7 +85,7 @@ static void bench_weight_gradient(const char *name, int T, int Cin, int Cout)
     float *dw = ij_alloc_aligned(sizeof(float) * (size_t)Cout * Cin);
     double flop = 2.0 * T * Cin * (double)Cout, t_ours, t_blas;
     int reps = (int)(2e9 / flop) + 3;
-    BEST_OF(reps, t_ours, gemm_at_acc(dw, Cin, dout, Cout, in, Cin, Cout, Cin, T));
+    BEST_OF(reps, t_ours, ij_gemm_at_acc(dw, Cin, dout, Cout, in, Cin, Cout, Cin, T));
     BEST_OF(reps, t_blas, cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, Cin, T, 1.0f, dout, Cout, in,
                                       Cin, 1.0f, dw, Cin));
     printf("  %-23s %d x %d x %d: ours %.1f, OpenBLAS %.1f GFLOP/s\n", name, Cout, T, Cin, flop / t_ours * 1e-9,
@@ -147,7 +147,7 @@ double bench_bf16_peak(IjBf16Path path, int n)
     Square A = square(n), B = square(n), C = square(n);
     float *a = A.m, *b = B.m, *c = C.m;
     for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = 1e-3f * (float)(i % 97);
-    gemm_bf16_pack_w((uint32_t *)B.m, b, n, n); /* in place: the packed pairs take half the floats' room */
+    ij_gemm_bf16_pack_w((uint32_t *)B.m, b, n, n); /* in place: the packed pairs take half the floats' room */
     double best = 0;
     for (int r = 0; r < 4; r++) { /* the first run warms up */
         double t0 = ij_now();
@@ -155,7 +155,7 @@ double bench_bf16_peak(IjBf16Path path, int n)
         {
             int nt = omp_get_num_threads(), id = omp_get_thread_num();
             int r0 = (int)((long)n * id / nt), r1 = (int)((long)n * (id + 1) / nt);
-            gemm_bf16_rows(path, c + (size_t)r0 * n, n, a + (size_t)r0 * n, n, (const uint32_t *)B.m, r1 - r0, n, n,
+            ij_gemm_bf16_rows(path, c + (size_t)r0 * n, n, a + (size_t)r0 * n, n, (const uint32_t *)B.m, r1 - r0, n, n,
                            NULL, NULL, 0, NULL, 0);
         }
         double g = 2.0 * n * n * (double)n / (ij_now() - t0) * 1e-9;

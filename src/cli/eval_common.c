@@ -14,10 +14,10 @@
 int eval_load_model(IjModel *m, const char *checkpoint, int *seed)
 {
     StFile f = {0};
-    if (st_open(&f, checkpoint)) return -1;
+    if (ij_st_open(&f, checkpoint)) return -1;
     IjConfig c;
     int rc = ij_config_from_meta(&f, &c);
-    const char *s = st_meta(&f, "seed");
+    const char *s = ij_st_meta(&f, "seed");
     char *end = NULL;
     long sv = s ? strtol(s, &end, 10) : 0;
     if (!rc && s && seed && *end == 0 && sv >= 0 && sv <= 2147483647) *seed = (int)sv;
@@ -30,19 +30,19 @@ int eval_load_model(IjModel *m, const char *checkpoint, int *seed)
             rc = -1;
         }
     }
-    st_close(&f);
+    ij_st_close(&f);
     return rc;
 }
 
 long long eval_checkpoint_step(const char *checkpoint)
 {
     StFile f = {0};
-    if (st_open(&f, checkpoint)) return -1;
-    const char *s = st_meta(&f, "step");
+    if (ij_st_open(&f, checkpoint)) return -1;
+    const char *s = ij_st_meta(&f, "step");
     char *end = NULL;
     long long step = s ? strtoll(s, &end, 10) : -1;
     if (!s || *end || step < 0) step = -1;
-    st_close(&f);
+    ij_st_close(&f);
     return step;
 }
 

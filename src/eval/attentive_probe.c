@@ -178,10 +178,10 @@ double ij_attnprobe_loss(const IjAttnProbe *p, IjAttnProbeWork *w, const float *
     for (int b = 0; b < B; b++)
         for (int d = 0; d < D; d++) Q1[(size_t)b * D + d] = q0[d] + bp[d];
     mm(0, 0, B, D, D, 1.0f, Y, D, Wp, D, 1.0f, Q1, D);
-    layernorm_forward(N2, mean2, rstd2, Q1, g2, be2, B, D, LN_EPS);
+    ij_layernorm_forward(N2, mean2, rstd2, Q1, g2, be2, B, D, LN_EPS);
     rows_set(H1, b1, B, D4);
     mm(0, 0, B, D4, D, 1.0f, N2, D, W1, D4, 1.0f, H1, D4);
-    gelu_forward(G, H1, (size_t)B * D4);
+    ij_gelu_forward(G, H1, (size_t)B * D4);
     for (int i = 0; i < B * D; i++) Q2[i] = Q1[i] + b2[i % D];
     mm(0, 0, B, D, D4, 1.0f, G, D4, W2, D, 1.0f, Q2, D);
     rows_set(L, bc, B, C);
@@ -215,12 +215,12 @@ double ij_attnprobe_loss(const IjAttnProbe *p, IjAttnProbeWork *w, const float *
     mm(1, 0, D4, D, B, 1.0f, G, D4, dQ2, D, 0.0f, GRD(IJ_AP_W2), D);
     col_sums(GRD(IJ_AP_B2), dQ2, B, D);
     mm(0, 1, B, D4, D, 1.0f, dQ2, D, W2, D, 0.0f, dG, D4);
-    gelu_backward(dG, dG, H1, (size_t)B * D4);
+    ij_gelu_backward(dG, dG, H1, (size_t)B * D4);
     mm(1, 0, D, D4, B, 1.0f, N2, D, dG, D4, 0.0f, GRD(IJ_AP_W1), D4);
     col_sums(GRD(IJ_AP_B1), dG, B, D4);
     mm(0, 1, B, D, D4, 1.0f, dG, D4, W1, D4, 0.0f, dN2, D);
     memcpy(dQ1, dQ2, sizeof(float) * (size_t)B * D);
-    layernorm_backward_acc(dQ1, GRD(IJ_AP_LN2W), GRD(IJ_AP_LN2B), dN2, Q1, mean2, rstd2, g2, B, D);
+    ij_layernorm_backward_acc(dQ1, GRD(IJ_AP_LN2W), GRD(IJ_AP_LN2B), dN2, Q1, mean2, rstd2, g2, B, D);
     /* proj and the residual into q0 */
     mm(1, 0, D, D, B, 1.0f, Y, D, dQ1, D, 0.0f, GRD(IJ_AP_WP), D);
     col_sums(GRD(IJ_AP_BP), dQ1, B, D);

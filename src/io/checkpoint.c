@@ -12,7 +12,7 @@
  * file otherwise (lo..hi: the bounds it must lie in). */
 static int meta_int(const StFile *f, const char *key, int *out, int required, int lo, int hi)
 {
-    const char *v = st_meta(f, key);
+    const char *v = ij_st_meta(f, key);
     if (!v) return required ? ij_error("%s: metadata has no '%s' (needed for the model configuration)", f->path, key) : 1;
     char *end;
     errno = 0;
@@ -56,9 +56,9 @@ int ij_config_from_meta(const StFile *f, IjConfig *c)
 int ij_checkpoint_config(const char *path, IjConfig *c)
 {
     StFile f = {0};
-    if (st_open(&f, path)) return -1;
+    if (ij_st_open(&f, path)) return -1;
     int rc = ij_config_from_meta(&f, c);
-    st_close(&f);
+    ij_st_close(&f);
     return rc;
 }
 
@@ -109,7 +109,7 @@ int ij_checkpoint_save(const IjModel *m, const char *path, const IjExtraSection 
         kv[2 * nkv] = meta[2 * i];
         kv[2 * nkv++ + 1] = meta[2 * i + 1];
     }
-    int rc = st_write(path, t, n, kv, nkv);
+    int rc = ij_st_write(path, t, n, kv, nkv);
     free(kv);
     free(names);
     free(t);
@@ -137,10 +137,10 @@ static const StTensor *find_named(const StFile *f, const char *prefix, const cha
 {
     char full[192];
     snprintf(full, sizeof full, "%s%s", prefix, name);
-    const StTensor *s = st_find(f, full);
+    const StTensor *s = ij_st_find(f, full);
     if (s) return s;
     snprintf(full, sizeof full, "%smodule.%s", prefix, name);
-    return st_find(f, full);
+    return ij_st_find(f, full);
 }
 
 /* Load one part of the table from tensors named prefix+name into buf; marks used tensors. */
@@ -159,7 +159,7 @@ static int load_part(const StFile *f, const IjTable *tab, int part, int trainabl
             return ij_error("%s: tensor '%s' has shape %s, expected %s for this configuration",
                             f->path, s->name, got, want);
         }
-        if (st_read_f32(f, s, buf + x->offset, x->numel)) return -1;
+        if (ij_st_read_f32(f, s, buf + x->offset, x->numel)) return -1;
         used[s - f->tensors] = 1;
     }
     return 0;
@@ -168,7 +168,7 @@ static int load_part(const StFile *f, const IjTable *tab, int part, int trainabl
 int ij_checkpoint_load_file(IjModel *m, const StFile *f, const IjExtraSection *extra, int n_extra,
                             const char *const *ignore, int n_ignore)
 {
-    int verified = st_verify(f);
+    int verified = ij_st_verify(f);
     if (verified < 0) return -1;
     if (verified == 1)
         fprintf(stderr, "ijepa: note: %s has no checksum (written by another program or an older ijepa.c): its "
@@ -208,8 +208,8 @@ int ij_checkpoint_load_file(IjModel *m, const StFile *f, const IjExtraSection *e
 int ij_checkpoint_load(IjModel *m, const char *path, const IjExtraSection *extra, int n_extra)
 {
     StFile f = {0};
-    if (st_open(&f, path)) return -1;
+    if (ij_st_open(&f, path)) return -1;
     int rc = ij_checkpoint_load_file(m, &f, extra, n_extra, NULL, 0);
-    st_close(&f);
+    ij_st_close(&f);
     return rc;
 }

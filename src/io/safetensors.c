@@ -1,7 +1,7 @@
 /* safetensors.c: read (mmap + validated JSON header via jansson) and atomically
  * write safetensors files.
  *
- * st_open checks everything a malformed or hostile file could get wrong before
+ * ij_st_open checks everything a malformed or hostile file could get wrong before
  * any tensor pointer is handed out: header length against the file size, JSON
  * syntax, every entry's dtype/shape/data_offsets, byte counts (overflow-checked)
  * and overlaps, so callers can memcpy t->nbytes from t->data without further
@@ -39,11 +39,11 @@ static const struct { const char *name; size_t size; } dtypes[ST_NDTYPES] = {
     [ST_U64] = {"U64", 8},
 };
 
-size_t st_dtype_size(StDtype d) { return (unsigned)d < ST_NDTYPES ? dtypes[d].size : 0; }
+size_t ij_st_dtype_size(StDtype d) { return (unsigned)d < ST_NDTYPES ? dtypes[d].size : 0; }
 
-const char *st_dtype_name(StDtype d) { return (unsigned)d < ST_NDTYPES ? dtypes[d].name : "?"; }
+const char *ij_st_dtype_name(StDtype d) { return (unsigned)d < ST_NDTYPES ? dtypes[d].name : "?"; }
 
-int st_dtype_parse(const char *s, StDtype *out)
+int ij_st_dtype_parse(const char *s, StDtype *out)
 {
     for (int i = 0; i < ST_NDTYPES; i++)
         if (strcmp(s, dtypes[i].name) == 0) {
@@ -53,7 +53,7 @@ int st_dtype_parse(const char *s, StDtype *out)
     return -1;
 }
 
-size_t st_numel(const StTensor *t)
+size_t ij_st_numel(const StTensor *t)
 {
     size_t n = 1;
     for (int i = 0; i < t->ndim; i++) n *= (size_t)t->shape[i];
@@ -70,7 +70,7 @@ static char *xstrdup(const char *s)
  * (a zero dimension makes any shape valid). */
 static int shape_bytes(const int64_t *shape, int ndim, StDtype dtype, size_t *out)
 {
-    size_t n = st_dtype_size(dtype);
+    size_t n = ij_st_dtype_size(dtype);
     int overflow = 0;
     for (int i = 0; i < ndim; i++) {
         uint64_t d = (uint64_t)shape[i];
@@ -98,7 +98,7 @@ static int parse_tensor(const char *path, const char *name, json_t *v, size_t da
         return ij_error("%s: tensor '%s' is missing %s", path, name,
                         !dt ? "dtype" : !sh ? "shape" : "data_offsets");
     if (!json_is_string(dt)) return ij_error("%s: dtype of tensor '%s' is not a string", path, name);
-    if (st_dtype_parse(json_string_value(dt), &t->dtype))
+    if (ij_st_dtype_parse(json_string_value(dt), &t->dtype))
         return ij_error("%s: unknown dtype '%s' for tensor '%s'", path, json_string_value(dt), name);
 
     if (!json_is_array(sh)) return ij_error("%s: shape of tensor '%s' is not an array", path, name);
@@ -133,7 +133,7 @@ static int parse_tensor(const char *path, const char *name, json_t *v, size_t da
         return ij_error("%s: shape of tensor '%s' overflows the element count", path, name);
     if (want != t->nbytes)
         return ij_error("%s: tensor '%s' has %zu bytes in data_offsets but its shape and dtype %s need %zu",
-                        path, name, t->nbytes, st_dtype_name(t->dtype), want);
+                        path, name, t->nbytes, ij_st_dtype_name(t->dtype), want);
     return 0;
 }
 
@@ -233,7 +233,7 @@ static int map_file(StFile *f)
     return rc;
 }
 
-int st_open(StFile *f, const char *path)
+int ij_st_open(StFile *f, const char *path)
 {
     memset(f, 0, sizeof *f);
     f->path = xstrdup(path);
@@ -258,11 +258,11 @@ int st_open(StFile *f, const char *path)
     if (parse_header(f, (size_t)hlen)) goto fail;
     return 0;
 fail:
-    st_close(f);
+    ij_st_close(f);
     return -1;
 }
 
-void st_close(StFile *f)
+void ij_st_close(StFile *f)
 {
     if (!f) return;
     if (f->map) munmap(f->map, f->size);
@@ -278,14 +278,14 @@ void st_close(StFile *f)
     memset(f, 0, sizeof *f);
 }
 
-const StTensor *st_find(const StFile *f, const char *name)
+const StTensor *ij_st_find(const StFile *f, const char *name)
 {
     for (int i = 0; i < f->n; i++)
         if (strcmp(f->tensors[i].name, name) == 0) return &f->tensors[i];
     return NULL;
 }
 
-const char *st_meta(const StFile *f, const char *key)
+const char *ij_st_meta(const StFile *f, const char *key)
 {
     for (int i = 0; i < f->nmeta; i++)
         if (strcmp(f->meta_keys[i], key) == 0) return f->meta_vals[i];
@@ -306,16 +306,16 @@ static float half_to_float(uint16_t h)
 
 static int check_count(const StFile *f, const StTensor *t, size_t count)
 {
-    if (st_numel(t) != count)
-        return ij_error("%s: tensor '%s' has %zu elements, expected %zu", f->path, t->name, st_numel(t), count);
+    if (ij_st_numel(t) != count)
+        return ij_error("%s: tensor '%s' has %zu elements, expected %zu", f->path, t->name, ij_st_numel(t), count);
     return 0;
 }
 
-int st_read_f32(const StFile *f, const StTensor *t, float *dst, size_t count)
+int ij_st_read_f32(const StFile *f, const StTensor *t, float *dst, size_t count)
 {
     if (t->dtype != ST_F32 && t->dtype != ST_F64 && t->dtype != ST_F16 && t->dtype != ST_BF16)
         return ij_error("%s: tensor '%s' has dtype %s, expected a float type", f->path, t->name,
-                        st_dtype_name(t->dtype));
+                        ij_st_dtype_name(t->dtype));
     if (check_count(f, t, count)) return -1;
     const unsigned char *src = t->data;
     if (t->dtype == ST_F32) {
@@ -341,11 +341,11 @@ int st_read_f32(const StFile *f, const StTensor *t, float *dst, size_t count)
     return 0;
 }
 
-int st_read_i32(const StFile *f, const StTensor *t, int32_t *dst, size_t count)
+int ij_st_read_i32(const StFile *f, const StTensor *t, int32_t *dst, size_t count)
 {
     if (t->dtype != ST_I32 && t->dtype != ST_I64)
         return ij_error("%s: tensor '%s' has dtype %s, expected an integer type (I32 or I64)", f->path, t->name,
-                        st_dtype_name(t->dtype));
+                        ij_st_dtype_name(t->dtype));
     if (check_count(f, t, count)) return -1;
     const unsigned char *src = t->data;
     if (t->dtype == ST_I32) {
@@ -409,7 +409,7 @@ static char *build_header(const char *path, const StWriteTensor *ts, int n, cons
         for (int d = 0; d < t->ndim; d++) json_array_append_new(shape, json_integer(t->shape[d]));
         json_array_append_new(offs, json_integer((json_int_t)off));
         json_array_append_new(offs, json_integer((json_int_t)(off + nbytes[i])));
-        json_object_set_new(obj, "dtype", json_string(st_dtype_name(t->dtype)));
+        json_object_set_new(obj, "dtype", json_string(ij_st_dtype_name(t->dtype)));
         json_object_set_new(obj, "shape", shape);
         json_object_set_new(obj, "data_offsets", offs);
         if (json_object_set_new(root, t->name, obj)) {
@@ -444,10 +444,10 @@ static uint32_t crc_bytes(uint32_t crc, const unsigned char *p, size_t n)
     return crc;
 }
 
-int st_write(const char *path, const StWriteTensor *tensors, int n, const char *const *meta, int nmeta)
+int ij_st_write(const char *path, const StWriteTensor *tensors, int n, const char *const *meta, int nmeta)
 {
     if (n < 0 || nmeta < 0 || (n > 0 && !tensors) || (nmeta > 0 && !meta))
-        return ij_error("%s: st_write called with invalid arguments", path);
+        return ij_error("%s: ij_st_write called with invalid arguments", path);
     size_t *nbytes = ij_calloc((size_t)n, sizeof *nbytes), hlen = 0;
     /* the header is built twice: first to check the tensors and size them, then with the
      * checksum of their bytes added to the metadata */
@@ -486,9 +486,9 @@ int st_write(const char *path, const StWriteTensor *tensors, int n, const char *
     return rc;
 }
 
-int st_verify(const StFile *f)
+int ij_st_verify(const StFile *f)
 {
-    const char *want = st_meta(f, ST_CRC_KEY);
+    const char *want = ij_st_meta(f, ST_CRC_KEY);
     if (!want) return 1;
     const unsigned char *p = f->map;
     uint64_t hlen = 0;

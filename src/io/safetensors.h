@@ -3,7 +3,7 @@
  * Layout: an 8-byte little-endian header length n, n bytes of JSON
  * ({"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {..}}),
  * then the raw little-endian tensor data; offsets are relative to byte 8+n.
- * st_open maps the file read-only and validates the whole header, so every
+ * ij_st_open maps the file read-only and validates the whole header, so every
  * StTensor it returns lies inside the file. Assumes a little-endian host.
  */
 #ifndef IJEPA_IO_SAFETENSORS_H
@@ -33,23 +33,23 @@ typedef struct {
     char **meta_keys, **meta_vals; int nmeta;
 } StFile;
 
-int  st_open(StFile *f, const char *path);   /* 0 ok; -1 and ij_error("<path>: <problem>") */
-void st_close(StFile *f);                     /* safe on a zeroed or failed StFile */
-const StTensor *st_find(const StFile *f, const char *name);      /* NULL if absent */
-const char *st_meta(const StFile *f, const char *key);           /* NULL if absent */
-size_t st_dtype_size(StDtype d);              /* 0 for an invalid value */
-const char *st_dtype_name(StDtype d);         /* "F32", ...; "?" for an invalid value */
+int  ij_st_open(StFile *f, const char *path);   /* 0 ok; -1 and ij_error("<path>: <problem>") */
+void ij_st_close(StFile *f);                     /* safe on a zeroed or failed StFile */
+const StTensor *ij_st_find(const StFile *f, const char *name);      /* NULL if absent */
+const char *ij_st_meta(const StFile *f, const char *key);           /* NULL if absent */
+size_t ij_st_dtype_size(StDtype d);              /* 0 for an invalid value */
+const char *ij_st_dtype_name(StDtype d);         /* "F32", ...; "?" for an invalid value */
 /* The dtype named s ("F32", "BF16", ...): 0 ok, -1 if unknown (no error message set). */
-int st_dtype_parse(const char *s, StDtype *out);
+int ij_st_dtype_parse(const char *s, StDtype *out);
 /* Number of elements (product of shape; 1 for a 0-dim tensor). */
-size_t st_numel(const StTensor *t);
+size_t ij_st_numel(const StTensor *t);
 
 /* Copy a tensor's data as float32 into dst (count elements). Accepts F32 directly and converts
  * F64, F16, BF16 to float. -1 with "<path>: tensor '<name>' has dtype X, expected a float type"
  * otherwise, or if count != number of elements. */
-int st_read_f32(const StFile *f, const StTensor *t, float *dst, size_t count);
+int ij_st_read_f32(const StFile *f, const StTensor *t, float *dst, size_t count);
 /* Same for integer index data into int32 (accepts I32, I64 with range check). */
-int st_read_i32(const StFile *f, const StTensor *t, int32_t *dst, size_t count);
+int ij_st_read_i32(const StFile *f, const StTensor *t, int32_t *dst, size_t count);
 
 typedef struct { const char *name; StDtype dtype; int ndim; int64_t shape[8]; const void *data; } StWriteTensor;
 /* Write atomically: to "<path>.tmp.<pid>", fwrite checked, fflush + fsync, fclose checked, then rename over path
@@ -57,11 +57,11 @@ typedef struct { const char *name; StDtype dtype; int ndim; int64_t shape[8]; co
  * existing file at path untouched, and return -1 with "<path>: <strerror>" style message.
  * meta: nmeta key/value pairs as meta[2*i], meta[2*i+1] (may be NULL when nmeta==0).
  * Tensors are laid out contiguously in the order given; the header is space-padded to a multiple of 8. */
-int st_write(const char *path, const StWriteTensor *tensors, int n, const char *const *meta, int nmeta);
-/* st_write also stores the crc32 (zlib's) of the data section in the metadata under this key,
- * as 8 hex digits; st_verify checks it: 0 it matches, 1 the file has none (written elsewhere),
+int ij_st_write(const char *path, const StWriteTensor *tensors, int n, const char *const *meta, int nmeta);
+/* ij_st_write also stores the crc32 (zlib's) of the data section in the metadata under this key,
+ * as 8 hex digits; ij_st_verify checks it: 0 it matches, 1 the file has none (written elsewhere),
  * -1 with "<path>: the tensor data does not match its checksum ..." */
 #define ST_CRC_KEY "data_crc32"
-int st_verify(const StFile *f);
+int ij_st_verify(const StFile *f);
 
 #endif

@@ -28,7 +28,7 @@
 #include <math.h>
 #include <omp.h>
 
-size_t att_probs_size(const int *seg_off, int nseg, int heads)
+size_t ij_att_probs_size(const int *seg_off, int nseg, int heads)
 {
     size_t n = 0;
     for (int s = 0; s < nseg; s++) {
@@ -38,7 +38,7 @@ size_t att_probs_size(const int *seg_off, int nseg, int heads)
     return n * (size_t)heads;
 }
 
-size_t att_scratch_size(const int *seg_off, int nseg, int D, int heads)
+size_t ij_att_scratch_size(const int *seg_off, int nseg, int D, int heads)
 {
     size_t max_len = 0;
     for (int s = 0; s < nseg; s++)
@@ -91,7 +91,7 @@ static void softmax_rows(float *P, int L, int round)
     }
 }
 
-void bf16_round_inplace(float *x, size_t n)
+void ij_bf16_round_inplace(float *x, size_t n)
 {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) x[i] = ij_bf16_round(x[i]);
@@ -476,7 +476,7 @@ static void backward_pair(float *dqkv, const float *dout, const float *qkv, cons
  * Outside one, the pairs are spread over the threads. */
 
 /* Per (sequence, head): S = scale Q K^T, P = softmax(S), Y = P V. */
-void attention_forward(float *out, float *probs, const float *qkv, const int *seg_off, int nseg,
+void ij_attention_forward(float *out, float *probs, const float *qkv, const int *seg_off, int nseg,
                        int D, int heads, IjBf16Path bf16)
 {
     const int round = bf16 != IJ_BF16_OFF;
@@ -493,7 +493,7 @@ void attention_forward(float *out, float *probs, const float *qkv, const int *se
 /* Per (sequence, head), with dY the head's slice of dout:
  *   dV = P^T dY,  dP = dY V^T,  dS = P * (dP - rowsum(P * dP)) * scale,
  *   dQ = dS K,    dK = dS^T Q   (written straight into dqkv). */
-void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *probs,
+void ij_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *probs,
                         const int *seg_off, int nseg, int D, int heads, float *scratch, IjBf16Path bf16)
 {
     const int round = bf16 != IJ_BF16_OFF;
@@ -502,7 +502,7 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
         for (int sh = 0; sh < nseg * heads; sh++)
             backward_pair(dqkv, dout, qkv, probs, seg_off, sh, D, heads, scratch, round);
     } else {
-        size_t per_thread = att_scratch_size(seg_off, nseg, D, heads) / (size_t)omp_get_max_threads();
+        size_t per_thread = ij_att_scratch_size(seg_off, nseg, D, heads) / (size_t)omp_get_max_threads();
 #pragma omp parallel for schedule(dynamic, 1)
         for (int sh = 0; sh < nseg * heads; sh++)
             backward_pair(dqkv, dout, qkv, probs, seg_off, sh, D, heads,

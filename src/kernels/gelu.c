@@ -96,7 +96,7 @@ static inline __attribute__((always_inline)) vf gelu_value(vf x, vf cdf)
 /* The lanes of the vector at i that are below n (the kernels run by whole vectors, the last masked). */
 static inline vmask gelu_lanes(size_t n, size_t i) { return vmask_first(n - i < VW ? (int)(n - i) : VW); }
 
-void gelu_forward(float *y, const float *x, size_t n)
+void ij_gelu_forward(float *y, const float *x, size_t n)
 {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i += VW) {
@@ -108,7 +108,7 @@ void gelu_forward(float *y, const float *x, size_t n)
     }
 }
 
-void gelu_forward_keep_slope(float *y, float *x_to_slope, size_t n)
+void ij_gelu_forward_keep_slope(float *y, float *x_to_slope, size_t n)
 {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i += VW) {
@@ -121,7 +121,7 @@ void gelu_forward_keep_slope(float *y, float *x_to_slope, size_t n)
     }
 }
 
-void gelu_backward(float *dx, const float *dy, const float *x, size_t n)
+void ij_gelu_backward(float *dx, const float *dy, const float *x, size_t n)
 {
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i += VW) {
@@ -135,13 +135,13 @@ void gelu_backward(float *dx, const float *dy, const float *x, size_t n)
 
 #else /* erf_approx.h and libmvec's expf */
 
-void gelu_forward(float *y, const float *x, size_t n)
+void ij_gelu_forward(float *y, const float *x, size_t n)
 {
 #pragma omp parallel for simd simdlen(16) schedule(static)
     for (size_t i = 0; i < n; i++) y[i] = no_minus_inf(x[i]) * gelu_cdf(x[i]);
 }
 
-void gelu_forward_keep_slope(float *y, float *x_to_slope, size_t n)
+void ij_gelu_forward_keep_slope(float *y, float *x_to_slope, size_t n)
 {
 #pragma omp parallel for simd simdlen(16) schedule(static)
     for (size_t i = 0; i < n; i++) {
@@ -153,7 +153,7 @@ void gelu_forward_keep_slope(float *y, float *x_to_slope, size_t n)
     }
 }
 
-void gelu_backward(float *dx, const float *dy, const float *x, size_t n)
+void ij_gelu_backward(float *dx, const float *dy, const float *x, size_t n)
 {
 #pragma omp parallel for simd simdlen(16) schedule(static)
     for (size_t i = 0; i < n; i++) {
@@ -164,7 +164,7 @@ void gelu_backward(float *dx, const float *dy, const float *x, size_t n)
 
 #endif
 
-void gelu_backward_slope(float *dx, const float *dy, const float *slope, size_t n)
+void ij_gelu_backward_slope(float *dx, const float *dy, const float *slope, size_t n)
 {
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) dx[i] = dy[i] * slope[i];

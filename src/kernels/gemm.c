@@ -11,7 +11,7 @@
 
 /* Weight gradients: K in blocks of GEMM_AT_KC rows (see at_pairs); K cut in halves up to this size of C */
 #define GEMM_AT_KC 32
-#define GEMM_AT_HALVES_MAX (1u << 20) /* bytes of C up to which K is cut in halves (see gemm_at_acc) */
+#define GEMM_AT_HALVES_MAX (1u << 20) /* bytes of C up to which K is cut in halves (see ij_gemm_at_acc) */
 
 #if IJ_GEMM_NR
 
@@ -19,9 +19,9 @@
 #define MR IJ_GEMM_MR
 _Static_assert(NR == 2 * VW, "a register tile row is two vectors");
 
-size_t gemm_packed_size(int N, int K) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)K; }
+size_t ij_gemm_packed_size(int N, int K) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)K; }
 
-void gemm_pack_wt(float *wp, const float *w, int N, int K)
+void ij_gemm_pack_wt(float *wp, const float *w, int N, int K)
 {
     for (int p = 0; p * NR < N; p++) {
         float *dst = wp + (size_t)p * K * NR;
@@ -48,7 +48,7 @@ void gemm_pack_wt(float *wp, const float *w, int N, int K)
     }
 }
 
-void gemm_pack_w(float *wp, const float *w, int K, int N)
+void ij_gemm_pack_w(float *wp, const float *w, int K, int N)
 {
     for (int p = 0; p * NR < N; p++) {
         float *dst = wp + (size_t)p * K * NR;
@@ -153,7 +153,7 @@ static void gemm_block(float *C, int ldc, const float *A, int lda, const float *
 #define GEMM_KC 256
 #define GEMM_NC 512
 
-/* gemm_rows, and with S the product scaled elementwise in the last K block's epilogue */
+/* ij_gemm_rows, and with S the product scaled elementwise in the last K block's epilogue */
 static void rows_blocked(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
                          const float *bias, const float *R, int ldr, const float *S, int lds)
 {
@@ -170,13 +170,13 @@ static void rows_blocked(float *C, int ldc, const float *A, int lda, const float
     }
 }
 
-void gemm_rows(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
+void ij_gemm_rows(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
                const float *bias, const float *R, int ldr)
 {
     rows_blocked(C, ldc, A, lda, wp, M, N, K, bias, R, ldr, NULL, 0);
 }
 
-void gemm_rows_scaled(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
+void ij_gemm_rows_scaled(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
                       const float *S, int lds)
 {
     rows_blocked(C, ldc, A, lda, wp, M, N, K, NULL, NULL, 0, S, lds);
@@ -238,7 +238,7 @@ static void at_pairs(float *C, int ldc, const float *A, int lda, const float *B,
 
 #endif /* IJ_GEMM_NR */
 
-void gemm_at_acc_split(GemmAtPairs pairs, void *ctx, int mr, int nr, float *C, int ldc, const float *A, int lda,
+void ij_gemm_at_acc_split(GemmAtPairs pairs, void *ctx, int mr, int nr, float *C, int ldc, const float *A, int lda,
                        const float *B, int ldb, int M, int N, int K)
 {
     const int npairs = (M + mr - 1) / mr * ((N + nr - 1) / nr);
@@ -292,28 +292,28 @@ static void at_pairs_fp32(float *C, int ldc, const float *A, int lda, const floa
     at_pairs(C, ldc, A, lda, B, ldb, M, N, K, first, last, add);
 }
 
-void gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K)
+void ij_gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K)
 {
-    gemm_at_acc_split(at_pairs_fp32, NULL, MR, NR, C, ldc, A, lda, B, ldb, M, N, K);
+    ij_gemm_at_acc_split(at_pairs_fp32, NULL, MR, NR, C, ldc, A, lda, B, ldb, M, N, K);
 }
 
 #else /* no vector kernel: the callers use BLAS */
 
-size_t gemm_packed_size(int N, int K) { (void)N, (void)K; return 0; }
-void gemm_pack_wt(float *wp, const float *w, int N, int K) { (void)wp, (void)w, (void)N, (void)K; }
-void gemm_pack_w(float *wp, const float *w, int K, int N) { (void)wp, (void)w, (void)K, (void)N; }
-void gemm_rows(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
+size_t ij_gemm_packed_size(int N, int K) { (void)N, (void)K; return 0; }
+void ij_gemm_pack_wt(float *wp, const float *w, int N, int K) { (void)wp, (void)w, (void)N, (void)K; }
+void ij_gemm_pack_w(float *wp, const float *w, int K, int N) { (void)wp, (void)w, (void)K, (void)N; }
+void ij_gemm_rows(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
                const float *bias, const float *R, int ldr)
 {
     (void)C, (void)ldc, (void)A, (void)lda, (void)wp;
     (void)M, (void)N, (void)K, (void)bias, (void)R, (void)ldr;
 }
-void gemm_rows_scaled(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
+void ij_gemm_rows_scaled(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
                       const float *S, int lds)
 {
     (void)C, (void)ldc, (void)A, (void)lda, (void)wp, (void)M, (void)N, (void)K, (void)S, (void)lds;
 }
-void gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K)
+void ij_gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K)
 {
     (void)C, (void)ldc, (void)A, (void)lda, (void)B, (void)ldb, (void)M, (void)N, (void)K;
 }

@@ -31,19 +31,19 @@
 #endif
 
 /* Floats of the panels of a [K,N] right operand: ceil(N / NR) panels of K x NR (0 without a kernel). */
-size_t gemm_packed_size(int N, int K);
+size_t ij_gemm_packed_size(int N, int K);
 /* B = w^T for w[N,K] (a forward product in @ w^T): panel p row k = w[p*NR + j][k], j < NR, zero past N. */
-void gemm_pack_wt(float *wp, const float *w, int N, int K);
+void ij_gemm_pack_wt(float *wp, const float *w, int N, int K);
 /* B = w for w[K,N] (an input gradient dout @ w): panel p row k = w[k][p*NR + j], zero past N. */
-void gemm_pack_w(float *wp, const float *w, int K, int N);
+void ij_gemm_pack_w(float *wp, const float *w, int K, int N);
 
-/* C[M,N] = A[M,K] @ B[K,N] (+ bias[N]) (+ R[M,N]), B as packed by gemm_pack_wt / gemm_pack_w;
+/* C[M,N] = A[M,K] @ B[K,N] (+ bias[N]) (+ R[M,N]), B as packed by ij_gemm_pack_wt / ij_gemm_pack_w;
  * bias and R may be NULL; C may alias neither A nor R. */
-void gemm_rows(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
+void ij_gemm_rows(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
                const float *bias, const float *R, int ldr);
 /* C[M,N] = (A[M,K] @ B[K,N]) * S[M,N] elementwise (S at row stride lds), the multiply in the
  * last K block's epilogue (a GELU backward, S = gelu'(h)). C may alias neither A nor S. */
-void gemm_rows_scaled(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
+void ij_gemm_rows_scaled(float *C, int ldc, const float *A, int lda, const float *wp, int M, int N, int K,
                       const float *S, int lds);
 
 /* C[M,N] += A^T @ B for A[K,M] and B[K,N] (row strides lda, ldb), both read in place: a weight
@@ -52,15 +52,15 @@ void gemm_rows_scaled(float *C, int ldc, const float *A, int lda, const float *w
  * last. Threaded inside (OpenMP) over the (half, row tile, column panel) jobs, a contiguous share per
  * thread, each job summing over its half of K in order: the result does not depend on the thread
  * count. */
-void gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K);
+void ij_gemm_at_acc(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K);
 
-/* gemm_at_acc's split of the work over the threads (the halves of K, contiguous shares of the (half,
+/* ij_gemm_at_acc's split of the work over the threads (the halves of K, contiguous shares of the (half,
  * row tile, column panel) jobs), shared with the bf16 products: pairs(..., first, last, add, ctx) runs
  * the (row tile of mr rows, column panel of nr columns) pairs [first, last) over k = 0 .. K-1 into C
  * (add: C += ..., else C = ...). K's halves are cut at a multiple of 32 rows. */
 typedef void (*GemmAtPairs)(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N,
                             int K, int first, int last, int add, void *ctx);
-void gemm_at_acc_split(GemmAtPairs pairs, void *ctx, int mr, int nr, float *C, int ldc, const float *A, int lda,
+void ij_gemm_at_acc_split(GemmAtPairs pairs, void *ctx, int mr, int nr, float *C, int ldc, const float *A, int lda,
                        const float *B, int ldb, int M, int N, int K);
 
 #endif

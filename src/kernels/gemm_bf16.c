@@ -2,7 +2,7 @@
  *
  * The blocking is gemm.c's: row products in blocks of K (GEMM_KC, even here) and of N, each row tile's
  * rows of A rounded into pairs once per block and passed over the block's panels; weight gradients in
- * blocks of 32 rows of K, split over the threads by gemm_at_acc_split. A tile is m <= mr rows by one
+ * blocks of 32 rows of K, split over the threads by ij_gemm_at_acc_split. A tile is m <= mr rows by one
  * panel of NR columns (two vectors); per pair of k each row takes one 32-bit broadcast of A:
  *   AVX512_BF16: two vdpbf16ps (14 rows: 28 accumulators, 2 of B, 1 of A in 32 zmm);
  *   emulated: the pair's halves widened to float32 (a shift, a mask) and two FMAs per vector, the odd k
@@ -28,7 +28,7 @@
 
 typedef uint16_t __attribute__((may_alias)) u16_alias;
 
-size_t gemm_bf16_packed_size(int N, int K) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)((K + 1) / 2); }
+size_t ij_gemm_bf16_packed_size(int N, int K) { return (size_t)((N + NR - 1) / NR) * NR * (size_t)((K + 1) / 2); }
 
 static inline uint32_t pair_of(float lo, float hi)
 {
@@ -56,7 +56,7 @@ static inline __m512i pairs16(const float *src)
 }
 #endif
 
-void bf16_pair_rows(uint32_t *dst, const float *r0, const float *r1, int n, int n_pad)
+void ij_bf16_pair_rows(uint32_t *dst, const float *r0, const float *r1, int n, int n_pad)
 {
 #if IJ_GEMM_NR && VW == 16
     int j = 0;
@@ -92,14 +92,14 @@ static void round_row(uint32_t *dst, const float *src, int n)
     if (n & 1) d[n] = 0;
 }
 
-void gemm_bf16_pack_w(uint32_t *wp, const float *w, int K, int N)
+void ij_gemm_bf16_pack_w(uint32_t *wp, const float *w, int K, int N)
 {
     const int KP = (K + 1) / 2;
     for (int p = 0; p * NR < N; p++) {
         int n = N - p * NR < NR ? N - p * NR : NR;
         for (int kk = 0; kk < KP; kk++) {
             const float *r0 = w + (size_t)(2 * kk) * N + (size_t)p * NR;
-            bf16_pair_rows(wp + ((size_t)p * KP + kk) * NR, r0, 2 * kk + 1 < K ? r0 + N : NULL, n, NR);
+            ij_bf16_pair_rows(wp + ((size_t)p * KP + kk) * NR, r0, 2 * kk + 1 < K ? r0 + N : NULL, n, NR);
         }
     }
 }
@@ -116,7 +116,7 @@ static void pack_column(uint32_t *dst, const float *row, int K, int k0, int j)
     }
 }
 
-void gemm_bf16_pack_wt(uint32_t *wp, const float *w, int N, int K)
+void ij_gemm_bf16_pack_wt(uint32_t *wp, const float *w, int N, int K)
 {
     const int KP = (K + 1) / 2;
     for (int p = 0; p * NR < N; p++) {
@@ -307,7 +307,7 @@ static const Kern *kern_of(IjBf16Path path)
 
 #endif
 
-void gemm_bf16_rows(IjBf16Path path, float *C, int ldc, const float *A, int lda, const uint32_t *wp, int M, int N,
+void ij_gemm_bf16_rows(IjBf16Path path, float *C, int ldc, const float *A, int lda, const uint32_t *wp, int M, int N,
                     int K, const float *bias, const float *R, int ldr, const float *S, int lds)
 {
     const Kern *kr = kern_of(path);
@@ -354,7 +354,7 @@ typedef struct {
     size_t per_thread;
 } AtCtx;
 
-/* gemm_at_acc_split's pairs [first, last): per block of AT_KC rows of K, the columns of A that the
+/* ij_gemm_at_acc_split's pairs [first, last): per block of AT_KC rows of K, the columns of A that the
  * thread's row tiles read and all of B rounded into pairs of rows, then the tiles over them. */
 static void at_pairs_bf16(float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M, int N, int K,
                           int first, int last, int add, void *ctx)
@@ -371,8 +371,8 @@ static void at_pairs_bf16(float *C, int ldc, const float *A, int lda, const floa
         for (int kk = 0; kk < kp; kk++) {
             const float *a0 = A + (size_t)(k0 + 2 * kk) * lda + c0, *b0 = B + (size_t)(k0 + 2 * kk) * ldb;
             int odd = 2 * kk + 1 < kn;
-            bf16_pair_rows(ap + (size_t)kk * mc, a0, odd ? a0 + lda : NULL, c1 - c0, mc);
-            bf16_pair_rows(bp + (size_t)kk * Np, b0, odd ? b0 + ldb : NULL, N, Np);
+            ij_bf16_pair_rows(ap + (size_t)kk * mc, a0, odd ? a0 + lda : NULL, c1 - c0, mc);
+            ij_bf16_pair_rows(bp + (size_t)kk * Np, b0, odd ? b0 + ldb : NULL, N, Np);
         }
         /* the next block's rows of A (the thread's columns) and B come from memory: their lines go into
          * L2 meanwhile, spread over this block's pairs (as gemm.c's at_pairs) */
@@ -396,7 +396,7 @@ static void at_pairs_bf16(float *C, int ldc, const float *A, int lda, const floa
     }
 }
 
-void gemm_bf16_at_acc(IjBf16Path path, float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M,
+void ij_gemm_bf16_at_acc(IjBf16Path path, float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M,
                       int N, int K)
 {
     static _Thread_local uint32_t *buf;
@@ -412,5 +412,5 @@ void gemm_bf16_at_acc(IjBf16Path path, float *C, int ldc, const float *A, int ld
         buf = ij_alloc_aligned(sizeof(uint32_t) * cap);
     }
     AtCtx x = {kr, buf, per_thread};
-    gemm_at_acc_split(at_pairs_bf16, &x, mr, NR, C, ldc, A, lda, B, ldb, M, N, K);
+    ij_gemm_at_acc_split(at_pairs_bf16, &x, mr, NR, C, ldc, A, lda, B, ldb, M, N, K);
 }

@@ -28,21 +28,21 @@
 #endif
 
 /* Pairs (32-bit words) of the packed panels of a [K,N] right operand: ceil(N/NR) * NR * ceil(K/2). */
-size_t gemm_bf16_packed_size(int N, int K);
+size_t ij_gemm_bf16_packed_size(int N, int K);
 /* B = w^T for w[N,K] (a forward product) / B = w for w[K,N] (an input gradient), rounded to bf16. */
-void gemm_bf16_pack_wt(uint32_t *wp, const float *w, int N, int K);
-void gemm_bf16_pack_w(uint32_t *wp, const float *w, int K, int N);
+void ij_gemm_bf16_pack_wt(uint32_t *wp, const float *w, int N, int K);
+void ij_gemm_bf16_pack_w(uint32_t *wp, const float *w, int K, int N);
 
 /* C[M,N] = bf16(A[M,K]) @ B (+ bias[N]) (+ R[M,N]), then * S[M,N] elementwise when S is given (as
- * gemm_rows and gemm_rows_scaled), on the calling thread. bias, R, S may be NULL. */
-void gemm_bf16_rows(IjBf16Path path, float *C, int ldc, const float *A, int lda, const uint32_t *wp, int M, int N,
+ * ij_gemm_rows and ij_gemm_rows_scaled), on the calling thread. bias, R, S may be NULL. */
+void ij_gemm_bf16_rows(IjBf16Path path, float *C, int ldc, const float *A, int lda, const uint32_t *wp, int M, int N,
                     int K, const float *bias, const float *R, int ldr, const float *S, int lds);
 
-/* C[M,N] += bf16(A)^T @ bf16(B) for A[K,M], B[K,N] (as gemm_at_acc; threaded inside). */
-void gemm_bf16_at_acc(IjBf16Path path, float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M,
+/* C[M,N] += bf16(A)^T @ bf16(B) for A[K,M], B[K,N] (as ij_gemm_at_acc; threaded inside). */
+void ij_gemm_bf16_at_acc(IjBf16Path path, float *C, int ldc, const float *A, int lda, const float *B, int ldb, int M,
                       int N, int K);
 
 /* Rows of pairs: dst[j] = bf16(r0[j]) | bf16(r1[j]) << 16 for j < n (r1 NULL: zeros), zero up to n_pad. */
-void bf16_pair_rows(uint32_t *dst, const float *r0, const float *r1, int n, int n_pad);
+void ij_bf16_pair_rows(uint32_t *dst, const float *r0, const float *r1, int n, int n_pad);
 
 #endif

@@ -153,7 +153,7 @@ static inline __attribute__((always_inline)) void forward_row_in_registers(float
         return;
 #endif
 
-void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w,
+void ij_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w,
                        const float *b, int T, int C, float eps)
 {
 #if IJ_GEMM_NR && VW == 16
@@ -239,7 +239,7 @@ static void backward_rows(float *dx, const float *res, const float *dy, const fl
     }
 }
 
-void layernorm_backward_acc(float *dx, float *dw, float *db, const float *dy, const float *x,
+void ij_layernorm_backward_acc(float *dx, float *dw, float *db, const float *dy, const float *x,
                             const float *mean, const float *rstd, const float *w, int T, int C)
 {
     /* Parameter gradients: reductions over rows, threaded over blocks of 16 columns, each column summed
@@ -254,7 +254,7 @@ void layernorm_backward_acc(float *dx, float *dw, float *db, const float *dy, co
     }
 }
 
-void layernorm_backward_rows(float *dx, const float *res, const float *dy, const float *x, const float *mean,
+void ij_layernorm_backward_rows(float *dx, const float *res, const float *dy, const float *x, const float *mean,
                              const float *rstd, const float *w, int T, int C)
 {
     backward_rows(dx, res, dy, x, mean, rstd, w, 0, T, C);

@@ -39,7 +39,7 @@ static void rows_on_threads(float *C, const float *A, const float *wp, const flo
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
         int r0 = (int)((long)tiles * id / nt) * IJ_GEMM_MR, r1 = (int)((long)tiles * (id + 1) / nt) * IJ_GEMM_MR;
         r1 = r1 < M ? r1 : M;
-        if (r1 > r0) gemm_rows(C + (size_t)r0 * N, N, A + (size_t)r0 * K, K, wp, r1 - r0, N, K, bias, NULL, 0);
+        if (r1 > r0) ij_gemm_rows(C + (size_t)r0 * N, N, A + (size_t)r0 * K, K, wp, r1 - r0, N, K, bias, NULL, 0);
     }
 }
 
@@ -51,9 +51,9 @@ static void product_on_threads(float *C, const float *A, const float *w, int tra
                                int N, int K)
 {
     double t0 = ij_work_begin();
-    float *wp = pack_scratch(sizeof(float) * gemm_packed_size(N, K));
-    if (transposed) gemm_pack_wt(wp, w, N, K);
-    else gemm_pack_w(wp, w, K, N);
+    float *wp = pack_scratch(sizeof(float) * ij_gemm_packed_size(N, K));
+    if (transposed) ij_gemm_pack_wt(wp, w, N, K);
+    else ij_gemm_pack_w(wp, w, K, N);
     rows_on_threads(C, A, wp, bias, M, N, K);
     ij_work_end(IJ_WORK_ROW_PRODUCTS, t0, 2.0 * M * N * K);
 }
@@ -64,9 +64,9 @@ static void product_on_threads_bf16(IjBf16Path bf16, float *C, const float *A, c
                                     const float *bias, int M, int N, int K)
 {
     double t0 = ij_work_begin();
-    uint32_t *wp = pack_scratch(sizeof(uint32_t) * gemm_bf16_packed_size(N, K));
-    if (transposed) gemm_bf16_pack_wt(wp, w, N, K);
-    else gemm_bf16_pack_w(wp, w, K, N);
+    uint32_t *wp = pack_scratch(sizeof(uint32_t) * ij_gemm_bf16_packed_size(N, K));
+    if (transposed) ij_gemm_bf16_pack_wt(wp, w, N, K);
+    else ij_gemm_bf16_pack_w(wp, w, K, N);
     const int tile = 16, tiles = (M + tile - 1) / tile;
 #pragma omp parallel if (tiles > 1)
     {
@@ -74,13 +74,13 @@ static void product_on_threads_bf16(IjBf16Path bf16, float *C, const float *A, c
         int r0 = (int)((long)tiles * id / nt) * tile, r1 = (int)((long)tiles * (id + 1) / nt) * tile;
         r1 = r1 < M ? r1 : M;
         if (r1 > r0)
-            gemm_bf16_rows(bf16, C + (size_t)r0 * N, N, A + (size_t)r0 * K, K, wp, r1 - r0, N, K, bias, NULL, 0, NULL,
+            ij_gemm_bf16_rows(bf16, C + (size_t)r0 * N, N, A + (size_t)r0 * K, K, wp, r1 - r0, N, K, bias, NULL, 0, NULL,
                            0);
     }
     ij_work_end(IJ_WORK_ROW_PRODUCTS, t0, 2.0 * M * N * K);
 }
 
-void linear_forward(float *out, const float *in, const float *w, const float *b, int T, int Cin, int Cout,
+void ij_linear_forward(float *out, const float *in, const float *w, const float *b, int T, int Cin, int Cout,
                     IjBf16Path bf16)
 {
     if (T == 0) return;
@@ -100,7 +100,7 @@ void linear_forward(float *out, const float *in, const float *w, const float *b,
 #endif
 }
 
-void linear_forward_residual(float *out, const float *in, const float *w, const float *b, const float *res,
+void ij_linear_forward_residual(float *out, const float *in, const float *w, const float *b, const float *res,
                              int T, int Cin, int Cout)
 {
     if (T == 0) return;
@@ -115,7 +115,7 @@ void linear_forward_residual(float *out, const float *in, const float *w, const 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, Cout, Cin, 1.0f, in, Cin, w, Cin, 1.0f, out, Cout);
 }
 
-void linear_backward_input(float *din, const float *dout, const float *w, int T, int Cin, int Cout, IjBf16Path bf16)
+void ij_linear_backward_input(float *din, const float *dout, const float *w, int T, int Cin, int Cout, IjBf16Path bf16)
 {
     if (T == 0) return;
     if (bf16) {
@@ -130,61 +130,61 @@ void linear_backward_input(float *din, const float *dout, const float *w, int T,
 #endif
 }
 
-void linear_backward_params(float *dw, float *db, const float *dout, const float *in, int T, int Cin, int Cout,
+void ij_linear_backward_params(float *dw, float *db, const float *dout, const float *in, int T, int Cin, int Cout,
                             IjBf16Path bf16)
 {
     if (T == 0) return;
     double t0 = ij_work_begin();
     /* dw[Cout,Cin] += dout^T[Cout,T] @ in[T,Cin]: the own kernel where there is one (OpenBLAS re-packs
      * both operands, a large part of the work when Cout and Cin are small, and splits by thread) */
-    if (bf16) gemm_bf16_at_acc(bf16, dw, Cin, dout, Cout, in, Cin, Cout, Cin, T);
-    else if (IJ_GEMM_NR) gemm_at_acc(dw, Cin, dout, Cout, in, Cin, Cout, Cin, T);
+    if (bf16) ij_gemm_bf16_at_acc(bf16, dw, Cin, dout, Cout, in, Cin, Cout, Cin, T);
+    else if (IJ_GEMM_NR) ij_gemm_at_acc(dw, Cin, dout, Cout, in, Cin, Cout, Cin, T);
     else cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, Cin, T, 1.0f, dout, Cout, in, Cin, 1.0f, dw, Cin);
     ij_work_end(IJ_WORK_WEIGHT_GRADIENTS, t0, 2.0 * T * Cin * Cout);
     if (db) colsum_acc(db, dout, T, Cout);
 }
 
-void linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+void ij_linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                      const float *w, int T, int Cin, int Cout, IjBf16Path bf16)
 {
-    if (din) linear_backward_input(din, dout, w, T, Cin, Cout, bf16);
-    linear_backward_params(dw, db, dout, in, T, Cin, Cout, bf16);
+    if (din) ij_linear_backward_input(din, dout, w, T, Cin, Cout, bf16);
+    ij_linear_backward_params(dw, db, dout, in, T, Cin, Cout, bf16);
 }
 
-void linear_forward_rows(float *out, const float *in, const float *w, const void *wp, const float *b,
+void ij_linear_forward_rows(float *out, const float *in, const float *w, const void *wp, const float *b,
                          const float *res, int T, int Cin, int Cout, IjBf16Path bf16)
 {
     if (T == 0) return;
     double t0 = ij_work_begin();
-    if (bf16) gemm_bf16_rows(bf16, out, Cout, in, Cin, wp, T, Cout, Cin, b, res, Cout, NULL, 0);
-    else if (wp) gemm_rows(out, Cout, in, Cin, wp, T, Cout, Cin, b, res, Cout);
-    else if (res) linear_forward_residual(out, in, w, b, res, T, Cin, Cout);
-    else linear_forward(out, in, w, b, T, Cin, Cout, IJ_BF16_OFF);
+    if (bf16) ij_gemm_bf16_rows(bf16, out, Cout, in, Cin, wp, T, Cout, Cin, b, res, Cout, NULL, 0);
+    else if (wp) ij_gemm_rows(out, Cout, in, Cin, wp, T, Cout, Cin, b, res, Cout);
+    else if (res) ij_linear_forward_residual(out, in, w, b, res, T, Cin, Cout);
+    else ij_linear_forward(out, in, w, b, T, Cin, Cout, IJ_BF16_OFF);
     ij_work_end(IJ_WORK_ROW_PRODUCTS, t0, 2.0 * T * Cin * Cout);
 }
 
-void linear_backward_input_scaled_rows(float *din, const float *dout, const float *w, const void *wp,
+void ij_linear_backward_input_scaled_rows(float *din, const float *dout, const float *w, const void *wp,
                                        const float *scale, int T, int Cin, int Cout, IjBf16Path bf16)
 {
     if (!wp) { /* BLAS, then the multiply as a pass of its own */
-        linear_backward_input_rows(din, dout, w, NULL, T, Cin, Cout, IJ_BF16_OFF);
-        gelu_backward_slope(din, din, scale, (size_t)T * Cin);
+        ij_linear_backward_input_rows(din, dout, w, NULL, T, Cin, Cout, IJ_BF16_OFF);
+        ij_gelu_backward_slope(din, din, scale, (size_t)T * Cin);
         return;
     }
     if (T == 0) return;
     double t0 = ij_work_begin();
-    if (bf16) gemm_bf16_rows(bf16, din, Cin, dout, Cout, wp, T, Cin, Cout, NULL, NULL, 0, scale, Cin);
-    else gemm_rows_scaled(din, Cin, dout, Cout, wp, T, Cin, Cout, scale, Cin);
+    if (bf16) ij_gemm_bf16_rows(bf16, din, Cin, dout, Cout, wp, T, Cin, Cout, NULL, NULL, 0, scale, Cin);
+    else ij_gemm_rows_scaled(din, Cin, dout, Cout, wp, T, Cin, Cout, scale, Cin);
     ij_work_end(IJ_WORK_ROW_PRODUCTS, t0, 2.0 * T * Cin * Cout);
 }
 
-void linear_backward_input_rows(float *din, const float *dout, const float *w, const void *wp, int T, int Cin,
+void ij_linear_backward_input_rows(float *din, const float *dout, const float *w, const void *wp, int T, int Cin,
                                 int Cout, IjBf16Path bf16)
 {
     if (T == 0) return;
     double t0 = ij_work_begin();
-    if (bf16) gemm_bf16_rows(bf16, din, Cin, dout, Cout, wp, T, Cin, Cout, NULL, NULL, 0, NULL, 0);
-    else if (wp) gemm_rows(din, Cin, dout, Cout, wp, T, Cin, Cout, NULL, NULL, 0);
-    else linear_backward_input(din, dout, w, T, Cin, Cout, IJ_BF16_OFF);
+    if (bf16) ij_gemm_bf16_rows(bf16, din, Cin, dout, Cout, wp, T, Cin, Cout, NULL, NULL, 0, NULL, 0);
+    else if (wp) ij_gemm_rows(din, Cin, dout, Cout, wp, T, Cin, Cout, NULL, NULL, 0);
+    else ij_linear_backward_input(din, dout, w, T, Cin, Cout, IJ_BF16_OFF);
     ij_work_end(IJ_WORK_ROW_PRODUCTS, t0, 2.0 * T * Cin * Cout);
 }

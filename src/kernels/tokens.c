@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-void patchify(float *rows, const float *images, const int *sample_of, const int *tok, int nrows,
+void ij_patchify(float *rows, const float *images, const int *sample_of, const int *tok, int nrows,
               int C, int S, int p)
 {
     int G = S / p, K = C * p * p;
@@ -20,14 +20,14 @@ void patchify(float *rows, const float *images, const int *sample_of, const int 
     }
 }
 
-void gather_rows(float *dst, const float *src, const int *idx, int n, int C)
+void ij_gather_rows(float *dst, const float *src, const int *idx, int n, int C)
 {
 #pragma omp parallel for schedule(static) if (n > 256)
     for (int i = 0; i < n; i++)
         memcpy(dst + (size_t)i * C, src + (size_t)idx[i] * C, sizeof(float) * (size_t)C);
 }
 
-void scatter_add_rows(float *dst, const float *src, const int *idx, int n, int C)
+void ij_scatter_add_rows(float *dst, const float *src, const int *idx, int n, int C)
 {
     for (int i = 0; i < n; i++) {
         float *d = dst + (size_t)idx[i] * C;

@@ -3,7 +3,7 @@
  * Off by default (one branch per call). When on, each timed call adds its wall time times the threads
  * it ran on (1 inside a parallel region, all of them outside one) and its FLOPs to the calling thread's
  * slot; ij_work_time_read sums the slots. The kinds are the large products on one thread per chunk
- * (gemm_rows, or BLAS without a vector kernel), the weight-gradient products (gemm_at_acc threaded
+ * (ij_gemm_rows, or BLAS without a vector kernel), the weight-gradient products (ij_gemm_at_acc threaded
  * inside, or threaded BLAS) and
  * attention (small products and softmax per sequence and head). The forward and input-gradient
  * products outside the blocks (patch embedding, the predictor's input and output projections) count

@@ -87,7 +87,7 @@ static void compute_targets(IjModel *m, const float *images, const IjMasks *mk)
                    sizeof(float) * (size_t)D);
     }
     if (m->target_norm)
-        layernorm_forward(m->targets, NULL, NULL, m->targets, NULL, NULL, T, D, TARGET_LN_EPS);
+        ij_layernorm_forward(m->targets, NULL, NULL, m->targets, NULL, NULL, T, D, TARGET_LN_EPS);
 }
 
 float ij_model_step(IjModel *m, const float *images, const IjMasks *mk, int grads_wanted)

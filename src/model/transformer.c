@@ -17,8 +17,8 @@
  * differ in their zero padding), as float32 or as bf16 pairs (a pair in a float's room). */
 static size_t pack_slot(int rows, int cols)
 {
-    size_t fwd = gemm_packed_size(rows, cols), bwd = gemm_packed_size(cols, rows);
-    size_t fwd16 = gemm_bf16_packed_size(rows, cols), bwd16 = gemm_bf16_packed_size(cols, rows);
+    size_t fwd = ij_gemm_packed_size(rows, cols), bwd = ij_gemm_packed_size(cols, rows);
+    size_t fwd16 = ij_gemm_bf16_packed_size(rows, cols), bwd16 = ij_gemm_bf16_packed_size(cols, rows);
     size_t most = fwd > bwd ? fwd : bwd, most16 = fwd16 > bwd16 ? fwd16 : bwd16;
     return most > most16 ? most : most16;
 }
@@ -141,9 +141,9 @@ void ij_stack_reserve(IjStack *s, const int *seg_off, int nseg)
         s->colsum_part = ij_malloc(sizeof(float) * s->colsum_part_cap);
     }
     size_t T = (size_t)seg_off[nseg];
-    size_t probs = s->train ? att_probs_size(seg_off, nseg, s->heads) : 0;
+    size_t probs = s->train ? ij_att_probs_size(seg_off, nseg, s->heads) : 0;
     /* attention backward: one L x L matrix (rows padded) per thread that runs chunks */
-    size_t scratch = s->train ? att_scratch_size(seg_off, nseg, s->D, s->heads) / (size_t)omp_get_max_threads() *
+    size_t scratch = s->train ? ij_att_scratch_size(seg_off, nseg, s->D, s->heads) / (size_t)omp_get_max_threads() *
                                     (size_t)s->chunk_threads
                               : 0;
     if (T <= s->cap_rows && probs <= s->cap_probs && scratch <= s->att_scratch_cap && s->mem) return;
@@ -223,10 +223,10 @@ static void pack_weights(IjStack *s, const IjBlockW *w, int backward)
         const float *src[4] = {w[l].qkv_w, w[l].proj_w, w[l].fc1_w, w[l].fc2_w};
         void *dst[4] = {(void *)pb.qkv, (void *)pb.proj, (void *)pb.fc1, (void *)pb.fc2};
         const int rows[4] = {3 * D, D, H, D}, cols[4] = {D, D, D, H}; /* w[rows, cols] */
-        if (s->bf16 && backward) gemm_bf16_pack_w(dst[which], src[which], rows[which], cols[which]);
-        else if (s->bf16) gemm_bf16_pack_wt(dst[which], src[which], rows[which], cols[which]);
-        else if (backward) gemm_pack_w(dst[which], src[which], rows[which], cols[which]);
-        else gemm_pack_wt(dst[which], src[which], rows[which], cols[which]);
+        if (s->bf16 && backward) ij_gemm_bf16_pack_w(dst[which], src[which], rows[which], cols[which]);
+        else if (s->bf16) ij_gemm_bf16_pack_wt(dst[which], src[which], rows[which], cols[which]);
+        else if (backward) ij_gemm_pack_w(dst[which], src[which], rows[which], cols[which]);
+        else ij_gemm_pack_wt(dst[which], src[which], rows[which], cols[which]);
     }
 }
 
@@ -234,16 +234,16 @@ static void block_forward(float *out, IjLayerCache *c, const IjBlockW *w, const 
                           const int *seg_off, int nseg, int D, int H, int heads, IjBf16Path bf16)
 {
     int T = seg_off[nseg];
-    layernorm_forward(c->ln1, c->mean1, c->rstd1, x, w->norm1_w, w->norm1_b, T, D, LN_EPS);
-    linear_forward_rows(c->qkv, c->ln1, w->qkv_w, pb->qkv, w->qkv_b, NULL, T, D, 3 * D, bf16);
-    if (bf16) bf16_round_inplace(c->qkv, (size_t)T * 3 * D); /* attention's operands */
-    attention_forward(c->att, c->probs, c->qkv, seg_off, nseg, D, heads, bf16);
-    linear_forward_rows(c->x1, c->att, w->proj_w, pb->proj, w->proj_b, x, T, D, D, bf16);
-    layernorm_forward(c->ln2, c->mean2, c->rstd2, c->x1, w->norm2_w, w->norm2_b, T, D, LN_EPS);
-    linear_forward_rows(c->h, c->ln2, w->fc1_w, pb->fc1, w->fc1_b, NULL, T, D, H, bf16);
-    if (c->g == c->h) gelu_forward(c->g, c->h, (size_t)T * H); /* inference: in place */
-    else gelu_forward_keep_slope(c->g, c->h, (size_t)T * H);
-    linear_forward_rows(out, c->g, w->fc2_w, pb->fc2, w->fc2_b, c->x1, T, H, D, bf16);
+    ij_layernorm_forward(c->ln1, c->mean1, c->rstd1, x, w->norm1_w, w->norm1_b, T, D, LN_EPS);
+    ij_linear_forward_rows(c->qkv, c->ln1, w->qkv_w, pb->qkv, w->qkv_b, NULL, T, D, 3 * D, bf16);
+    if (bf16) ij_bf16_round_inplace(c->qkv, (size_t)T * 3 * D); /* attention's operands */
+    ij_attention_forward(c->att, c->probs, c->qkv, seg_off, nseg, D, heads, bf16);
+    ij_linear_forward_rows(c->x1, c->att, w->proj_w, pb->proj, w->proj_b, x, T, D, D, bf16);
+    ij_layernorm_forward(c->ln2, c->mean2, c->rstd2, c->x1, w->norm2_w, w->norm2_b, T, D, LN_EPS);
+    ij_linear_forward_rows(c->h, c->ln2, w->fc1_w, pb->fc1, w->fc1_b, NULL, T, D, H, bf16);
+    if (c->g == c->h) ij_gelu_forward(c->g, c->h, (size_t)T * H); /* inference: in place */
+    else ij_gelu_forward_keep_slope(c->g, c->h, (size_t)T * H);
+    ij_linear_forward_rows(out, c->g, w->fc2_w, pb->fc2, w->fc2_b, c->x1, T, H, D, bf16);
 }
 
 /* Threads for a chunked loop: as many as asked for now, at most as many as have workspaces. */
@@ -277,7 +277,7 @@ static void forward_training(IjStack *s, const IjBlockW *w, const int *seg_off, 
         for (int k = 0; k < s->nchunks; k++) {
             int tid = omp_get_thread_num(), q0, n, base;
             int *seg = chunk_begin(s, seg_off, k, tid, &q0, &n, &base);
-            size_t b = (size_t)base, poff = att_probs_size(seg_off, q0, heads);
+            size_t b = (size_t)base, poff = ij_att_probs_size(seg_off, q0, heads);
             IjLayerCache c = s->lc[l];
             c.ln1 += b * D, c.mean1 += b, c.rstd1 += b, c.qkv += b * 3 * D, c.probs += poff;
             c.att += b * D, c.x1 += b * D, c.ln2 += b * D, c.mean2 += b, c.rstd2 += b;
@@ -364,7 +364,7 @@ static void block_backward(IjStack *s, const IjLayerCache *c, const IjBlockW *wl
         int tid = omp_get_thread_num(), q0, n, base;
         int *seg = chunk_begin(s, seg_off, k, tid, &q0, &n, &base);
         int r = seg[n];
-        size_t b = (size_t)base, poff = att_probs_size(seg_off, q0, heads);
+        size_t b = (size_t)base, poff = ij_att_probs_size(seg_off, q0, heads);
         const float *doutr = dout + b * D;
         float *dxr = dx + b * D, *dh = s->dh + b * H, *dln2 = s->dln2 + b * D, *dqkv = s->dqkv + b * 3 * D;
         float *datt = s->datt + b * D, *dln = s->dln + b * D, *dx1 = s->dx1 + b * D;
@@ -372,28 +372,28 @@ static void block_backward(IjStack *s, const IjLayerCache *c, const IjBlockW *wl
         memset(part, 0, sizeof(float) * off[PART_COUNT]);
         /* MLP branch: d(x1) = d(out) from the residual plus the branch's part. */
         colsum_rows(part + off[PART_FC2_B], doutr, NULL, NULL, NULL, r, D, D);
-        linear_backward_input_scaled_rows(dh, doutr, wl->fc2_w, pb->fc2, c->h + b * H, r, H, D, bf16); /* GELU's too */
+        ij_linear_backward_input_scaled_rows(dh, doutr, wl->fc2_w, pb->fc2, c->h + b * H, r, H, D, bf16); /* GELU's too */
         colsum_rows(part + off[PART_FC1_B], dh, NULL, NULL, NULL, r, H, H);
-        linear_backward_input_rows(dln2, dh, wl->fc1_w, pb->fc1, r, D, H, bf16);
+        ij_linear_backward_input_rows(dln2, dh, wl->fc1_w, pb->fc1, r, D, H, bf16);
         colsum_rows(part + off[PART_NORM2_B], dln2, NULL, NULL, NULL, r, D, D);
         colsum_rows(part + off[PART_NORM2_W], dln2, c->x1 + b * D, c->mean2 + b, c->rstd2 + b, r, D, D);
-        layernorm_backward_rows(dx1, doutr, dln2, c->x1 + b * D, c->mean2 + b, c->rstd2 + b, wl->norm2_w, r, D);
+        ij_layernorm_backward_rows(dx1, doutr, dln2, c->x1 + b * D, c->mean2 + b, c->rstd2 + b, wl->norm2_w, r, D);
         /* Attention branch: d(x) = d(x1) from the residual plus the branch's part. */
         colsum_rows(part + off[PART_PROJ_B], dx1, NULL, NULL, NULL, r, D, D);
-        linear_backward_input_rows(datt, dx1, wl->proj_w, pb->proj, r, D, D, bf16);
-        if (bf16) bf16_round_inplace(datt, (size_t)r * D); /* an operand of attention's products */
-        attention_backward(dqkv, datt, c->qkv + b * 3 * D, c->probs + poff, seg, n, D, heads,
+        ij_linear_backward_input_rows(datt, dx1, wl->proj_w, pb->proj, r, D, D, bf16);
+        if (bf16) ij_bf16_round_inplace(datt, (size_t)r * D); /* an operand of attention's products */
+        ij_attention_backward(dqkv, datt, c->qkv + b * 3 * D, c->probs + poff, seg, n, D, heads,
                            s->att_scratch + (size_t)tid * scratch_per_thread, bf16);
         colsum_rows(part + off[PART_QKV_B], dqkv, NULL, NULL, NULL, r, 3 * D, 3 * D);
-        linear_backward_input_rows(dln, dqkv, wl->qkv_w, pb->qkv, r, D, 3 * D, bf16);
+        ij_linear_backward_input_rows(dln, dqkv, wl->qkv_w, pb->qkv, r, D, 3 * D, bf16);
         colsum_rows(part + off[PART_NORM1_B], dln, NULL, NULL, NULL, r, D, D);
         colsum_rows(part + off[PART_NORM1_W], dln, x + b * D, c->mean1 + b, c->rstd1 + b, r, D, D);
-        layernorm_backward_rows(dxr, dx1, dln, x + b * D, c->mean1 + b, c->rstd1 + b, wl->norm1_w, r, D);
+        ij_layernorm_backward_rows(dxr, dx1, dln, x + b * D, c->mean1 + b, c->rstd1 + b, wl->norm1_w, r, D);
     }
-    linear_backward_params(gl->fc2_w, NULL, dout, c->g, T, H, D, bf16);
-    linear_backward_params(gl->fc1_w, NULL, s->dh, c->ln2, T, D, H, bf16);
-    linear_backward_params(gl->proj_w, NULL, s->dx1, c->att, T, D, D, bf16);
-    linear_backward_params(gl->qkv_w, NULL, s->dqkv, c->ln1, T, D, 3 * D, bf16);
+    ij_linear_backward_params(gl->fc2_w, NULL, dout, c->g, T, H, D, bf16);
+    ij_linear_backward_params(gl->fc1_w, NULL, s->dh, c->ln2, T, D, H, bf16);
+    ij_linear_backward_params(gl->proj_w, NULL, s->dx1, c->att, T, D, D, bf16);
+    ij_linear_backward_params(gl->qkv_w, NULL, s->dqkv, c->ln1, T, D, 3 * D, bf16);
     float *dst[PART_COUNT] = {gl->fc2_b, gl->fc1_b, gl->norm2_w, gl->norm2_b,
                               gl->proj_b, gl->qkv_b, gl->norm1_w, gl->norm1_b};
     for (int i = 0; i < PART_COUNT; i++) {

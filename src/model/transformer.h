@@ -17,7 +17,7 @@
 typedef struct {
     float *ln1, *mean1, *rstd1;  /* [T,D], [T], [T] */
     float *qkv;                  /* [T,3D] */
-    float *probs;                /* attention probabilities, att_probs_size() floats */
+    float *probs;                /* attention probabilities, ij_att_probs_size() floats */
     float *att;                  /* [T,D] heads concatenated, before proj */
     float *x1;                   /* [T,D] residual stream after attention */
     float *ln2, *mean2, *rstd2;  /* [T,D], [T], [T] */
@@ -50,8 +50,8 @@ typedef struct {
     float *chunk_mem;  /* chunk_threads workspaces of chunk_floats each */
     int *chunk_seg;    /* chunk_threads lists of chunk_nseg + 1 relative offsets */
     size_t chunk_floats;
-    /* The blocks' weight matrices packed for gemm_rows (NULL without a vector kernel): each forward
-     * pass packs w^T (gemm_pack_wt), each backward pass w (gemm_pack_w), from the weights it is given. */
+    /* The blocks' weight matrices packed for ij_gemm_rows (NULL without a vector kernel): each forward
+     * pass packs w^T (ij_gemm_pack_wt), each backward pass w (ij_gemm_pack_w), from the weights it is given. */
     float *wpack;
     size_t wpack_floats;
     int wpack_shared;  /* wpack belongs to another stack (ij_stack_share_pack) */

@@ -170,22 +170,22 @@ int ij_trainer_save(const IjTrainer *t, const char *path)
 int ij_trainer_load(IjTrainer *t, const char *path)
 {
     StFile f = {0};
-    if (st_open(&f, path)) return -1;
+    if (ij_st_open(&f, path)) return -1;
     IjConfig c;
     int rc = ij_config_from_meta(&f, &c);
     if (!rc && memcmp(&c, &t->mcfg, sizeof c) != 0)
         rc = ij_error("%s: the checkpoint's model configuration differs from the run's", path);
     IjExtraSection ex[2] = {{"adam_m", t->adam_m}, {"adam_v", t->adam_v}};
     if (!rc && ij_checkpoint_load_file(&t->model, &f, ex, 2, NULL, 0) != 0) rc = -1;
-    const char *step = st_meta(&f, "step");
+    const char *step = ij_st_meta(&f, "step");
     char *end = NULL;
     long long sv = step ? strtoll(step, &end, 10) : -1;
     if (!rc && (!step || *end || sv < 0))
         rc = ij_error("%s: metadata has no valid 'step' (not a training checkpoint?)", path);
     if (!rc) t->step = sv;
-    const char *secs = st_meta(&f, "train_seconds");
+    const char *secs = ij_st_meta(&f, "train_seconds");
     if (!rc && secs) t->train_seconds = strtod(secs, NULL);
-    st_close(&f);
+    ij_st_close(&f);
     return rc;
 }
 

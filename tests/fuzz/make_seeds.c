@@ -251,9 +251,9 @@ static void st_seeds(void)
     static const char *const meta[] = {"img_size", "32", "channels", "3", "patch_size", "8", "embed_dim", "16",
                                        "depth", "2", "num_heads", "2", "pred_embed_dim", "8", "pred_depth", "1",
                                        "mlp_ratio", "4"};
-    if (st_write(path_of("safetensors", "model.safetensors"), t, 4, meta, 9) ||
-        st_write(path_of("safetensors", "plain.safetensors"), t, 2, NULL, 0)) {
-        fprintf(stderr, "st_write failed\n");
+    if (ij_st_write(path_of("safetensors", "model.safetensors"), t, 4, meta, 9) ||
+        ij_st_write(path_of("safetensors", "plain.safetensors"), t, 2, NULL, 0)) {
+        fprintf(stderr, "ij_st_write failed\n");
         exit(1);
     }
 }

@@ -154,15 +154,15 @@ static inline int fuzz_safetensors(const char *path)
 {
     StFile f;
     ij_clear_error();
-    int rc = fuzz_rc(st_open(&f, path));
+    int rc = fuzz_rc(ij_st_open(&f, path));
     if (rc != 0) return rc;
     for (int i = 0; i < f.n && rc == 0; i++) {
         const StTensor *t = &f.tensors[i];
-        if (st_find(&f, t->name) == NULL || t->nbytes > f.size) {
+        if (ij_st_find(&f, t->name) == NULL || t->nbytes > f.size) {
             rc = FUZZ_BROKEN;
             break;
         }
-        size_t n = st_numel(t);
+        size_t n = ij_st_numel(t);
         int is_float = t->dtype == ST_F32 || t->dtype == ST_F64 || t->dtype == ST_F16 || t->dtype == ST_BF16;
         int is_int = t->dtype == ST_I32 || t->dtype == ST_I64;
         if (!is_float && !is_int) continue;
@@ -170,7 +170,7 @@ static inline int fuzz_safetensors(const char *path)
         void *dst = malloc(n ? n * 4 : 1);
         if (!dst) abort();
         ij_clear_error();
-        int r = is_float ? st_read_f32(&f, t, dst, n) : st_read_i32(&f, t, dst, n);
+        int r = is_float ? ij_st_read_f32(&f, t, dst, n) : ij_st_read_i32(&f, t, dst, n);
         free(dst);
         if (r != 0 && fuzz_rc(r) == FUZZ_BROKEN) rc = FUZZ_BROKEN;
         if (r != 0 && t->dtype != ST_I64) rc = FUZZ_BROKEN; /* only an I64 out of int32 range may fail */
@@ -178,7 +178,7 @@ static inline int fuzz_safetensors(const char *path)
     IjConfig c;
     ij_clear_error();
     if (rc == 0 && fuzz_rc(ij_config_from_meta(&f, &c)) == FUZZ_BROKEN) rc = FUZZ_BROKEN;
-    st_close(&f);
+    ij_st_close(&f);
     return rc;
 }
 
