@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 enum {
@@ -62,11 +63,23 @@ const char *ij_mask_mode_describe(IjMaskMode mode)
     return (int)mode >= 0 && (int)mode < IJ_MASK_MODES ? modes[mode].what : "unknown mode";
 }
 
+const char *ij_mask_mode_list(void)
+{
+    static char list[128];
+    if (!list[0]) {
+        size_t k = 0;
+        for (int i = 0; i < IJ_MASK_MODES; i++)
+            k += (size_t)snprintf(list + k, sizeof list - k, "%s'%s'", i == 0 ? "" : i == IJ_MASK_MODES - 1 ? " or " : ", ",
+                                  modes[i].name);
+    }
+    return list;
+}
+
 int ij_mask_mode_parse(const char *name, IjMaskMode *mode)
 {
     for (int i = 0; i < IJ_MASK_MODES; i++)
         if (strcmp(name, modes[i].name) == 0) return *mode = (IjMaskMode)i, 0;
-    return ij_error("unknown mask mode '%s' (official, fixed, block, random or raster)", name);
+    return ij_error("unknown mask mode '%s' (%s)", name, ij_mask_mode_list());
 }
 
 static int check_range(const char *what, const double v[2], double lo, double hi)

@@ -92,6 +92,9 @@ typedef struct {
 const char *ij_mask_mode_name(IjMaskMode mode);
 /* One line on what the mode does (for a run's printed settings). */
 const char *ij_mask_mode_describe(IjMaskMode mode);
+/* "'official', 'fixed', 'block', 'random' or 'raster'": the modes of the table in masks.c, for
+ * help texts and messages (the one list of them). */
+const char *ij_mask_mode_list(void);
 /* Name -> mode; -1 (with a message listing the modes) for an unknown name. */
 int ij_mask_mode_parse(const char *name, IjMaskMode *mode);
 

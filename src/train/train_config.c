@@ -136,7 +136,7 @@ static const Key keys[] = {
     {"mask", "patch_size", K_INT, F(patch_size), 0, NULL, SHAPE_FLAG("patch-size", "patch_size", 0, "patch side in pixels")},
     {"mask", "pred_mask_scale", K_PAIR, F(pred_mask_scale), 0, NULL, FLAG("target-scale", 0, 1, "target block area range")},
     {"mask", "mode", K_STR, F(masks), 1, NULL,
-     FLAG("masks", 1, 0, "official (reference collator), fixed (no artefacts), block, random or raster")},
+     FLAG("masks", 1, 0, NULL)}, /* help: the modes of train/masks.c (ij_train_config_flags) */
     {"mask", "target_ratio", K_DBL, F(target_ratio), 1, NULL,
      FLAG("target-ratio", 0, 1, "block / random masks: target area fraction")},
 
@@ -283,6 +283,11 @@ int ij_train_config_flags(IjSettingFlag *out, int cap)
                                               [K_BOOL] = IJ_SETTING_BOOL, [K_PAIR] = IJ_SETTING_PAIR,
                                               [K_STR] = IJ_SETTING_TEXT, [K_EMA] = IJ_SETTING_EMA};
         *f = (IjSettingFlag){k->flag, k->section, k->key, types[k->type], k->off, k->size, 1, 0, k->help};
+        if (!k->help) { /* mask.mode: the list of the sampler's table */
+            static char help[160];
+            snprintf(help, sizeof help, "mask sampler: %s (train/masks.h)", ij_mask_mode_list());
+            f->help = help;
+        }
         bounds(k, &f->min, &f->max);
     }
     return n;
@@ -648,8 +653,7 @@ int ij_train_config_validate(const IjTrainConfig *c)
     NEED(c->crop_size >= c->patch_size && c->crop_size % c->patch_size == 0,
          "data.crop_size %d is not a positive multiple of mask.patch_size %d", c->crop_size, c->patch_size);
     IjMaskMode mode;
-    NEED(ij_mask_mode_parse(c->masks, &mode) == 0,
-         "mask.mode must be 'official', 'fixed', 'block', 'random' or 'raster', got '%s'", c->masks);
+    NEED(ij_mask_mode_parse(c->masks, &mode) == 0, "mask.mode must be %s, got '%s'", ij_mask_mode_list(), c->masks);
     NEED(c->target_ratio > 0 && c->target_ratio < 1, "mask.target_ratio must be in (0, 1), got %g", c->target_ratio);
     NEED(mode < IJ_MASKS_BLOCK || !c->allow_overlap,
          "mask.allow_overlap has no meaning with mask.mode %s (its context is the complement of the targets)",
