@@ -177,7 +177,8 @@ static int file_exists(const char *path)
     return f != NULL;
 }
 
-/* `ijepa train BASE... VARIANT... --out DIR --probe-every P --probe-start S` */
+/* The run of `ijepa train BASE... VARIANT... --out DIR --probe-every P --probe-start S`: the flags are
+ * parsed as train parses them, then the library runs it (train/run.h). */
 static int train_one(const Run *r, char **base, int nbase, const char *dir, int probe_every, int probe_start,
                      int diag_every)
 {
@@ -201,7 +202,11 @@ static int train_one(const Run *r, char **base, int nbase, const char *dir, int 
     for (int i = 2; i < n; i++) printf(" %s", args[i]);
     printf("\n");
     fflush(stdout);
-    return cmd_train(n, args);
+    IjTrainConfig c;
+    IjRunOptions ro;
+    int rc = train_parse_args(n, args, &c, &ro);
+    if (rc) return rc < 0 ? -1 : ij_error("--help is not a train flag here");
+    return train_run_with_probes(&c, &ro); /* the library's run, with the same hooks as `train` */
 }
 
 static void cell(FILE *f, double v, const char *fmt, double scale)

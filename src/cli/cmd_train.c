@@ -135,7 +135,7 @@ static int hook_diagnose(void *ctx, IjTrainer *t, IjMetrics *metrics, double *se
 
 static void hook_finish(void *ctx) { ij_online_probe_free(&((ProbeHooks *)ctx)->probe); }
 
-int cmd_train(int argc, char **argv)
+int train_parse_args(int argc, char **argv, IjTrainConfig *out, IjRunOptions *ro)
 {
     IjTrainConfig c;
     ij_train_config_defaults(&c);
@@ -164,7 +164,7 @@ int cmd_train(int argc, char **argv)
     pre[n - 2] = (Option){"force", OPT_FLAG, &scratch_force, force_help, 0, -1, NULL};
     pre[n - 1] = (Option){"strict", OPT_FLAG, &scratch_strict, strict_help, 0, -1, NULL};
     int rc = opt_parse(pre, n, argc, argv, 2, usage);
-    if (rc) return rc < 0 ? -1 : 0;
+    if (rc) return rc;
     char path[1200];
     /* Data parallel: rank 0 alone reads files and writes the run folder; the others get
      * the configuration from it (below), so other machines need only the data. */
@@ -196,8 +196,23 @@ int cmd_train(int argc, char **argv)
         omp_set_num_threads(c.threads);
         openblas_set_num_threads(c.threads);
     }
-    IjRunOptions ro = {resume != NULL, force, strict, bucket_mb, check_every};
+    *ro = (IjRunOptions){resume != NULL, force, strict, bucket_mb, check_every};
+    *out = c;
+    return 0;
+}
+
+int train_run_with_probes(const IjTrainConfig *c, const IjRunOptions *ro)
+{
     ProbeHooks ph = {0};
     IjRunHooks hooks = {&ph, hook_start, hook_probe, hook_diagnose, hook_finish};
-    return ij_train_run(&c, &ro, &hooks);
+    return ij_train_run(c, ro, &hooks);
+}
+
+int cmd_train(int argc, char **argv)
+{
+    IjTrainConfig c;
+    IjRunOptions ro;
+    int rc = train_parse_args(argc, argv, &c, &ro);
+    if (rc) return rc < 0 ? -1 : 0;
+    return train_run_with_probes(&c, &ro);
 }
