@@ -33,7 +33,7 @@
 #include "core/rng.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
-#include "model/transformer.h"
+#include "backend/stack.h"
 
 #include <math.h>
 #include <omp.h>
@@ -44,6 +44,10 @@
 #define SEED 20240611u
 
 /* ---------------------------------------------------------------- helpers */
+
+/* The backend whose operations are checked (IJ_BACKEND: cpu by default, ref in tests/test_backend_ref.sh);
+ * the cpu-only variants (the _rows and _slope kernels) are checked directly. */
+static const IjBackend *be;
 
 static void fill_normal(float *x, size_t n, double mean, double std, uint64_t purpose)
 {
@@ -184,7 +188,7 @@ typedef struct {
 static double lin_obj(void *p)
 {
     LinCtx *c = p;
-    ij_linear_forward(c->out, c->in, c->w, c->b, c->T, c->Cin, c->Cout, IJ_BF16_OFF);
+    be->linear_forward(c->out, c->in, c->w, c->b, c->T, c->Cin, c->Cout, IJ_BF16_OFF);
     return dot_obj(c->out, c->R, (size_t)c->T * c->Cout);
 }
 
@@ -205,7 +209,7 @@ static void test_linear(void)
     fill_const(din, (size_t)T * Cin, 1e3f);
     fill_const(dw, (size_t)Cout * Cin, 0.25f);
     fill_const(db, Cout, 0.25f);
-    ij_linear_backward(din, dw, db, c.R, c.in, c.w, T, Cin, Cout, IJ_BF16_OFF);
+    be->linear_backward(din, dw, db, c.R, c.in, c.w, T, Cin, Cout, IJ_BF16_OFF);
     for (int i = 0; i < Cout * Cin; i++) dw[i] -= 0.25f;
     for (int i = 0; i < Cout; i++) db[i] -= 0.25f;
 
@@ -216,7 +220,7 @@ static void test_linear(void)
 
     /* din == NULL (the patch embedding's call) gives the same dw, db */
     float *dw2 = fnew((size_t)Cout * Cin), *db2 = fnew(Cout);
-    ij_linear_backward(NULL, dw2, db2, c.R, c.in, c.w, T, Cin, Cout, IJ_BF16_OFF);
+    be->linear_backward(NULL, dw2, db2, c.R, c.in, c.w, T, Cin, Cout, IJ_BF16_OFF);
     double diff = 0.0;
     for (int i = 0; i < Cout * Cin; i++) diff = fmax(diff, fabs((double)dw2[i] - dw[i]));
     for (int i = 0; i < Cout; i++) diff = fmax(diff, fabs((double)db2[i] - db[i]));
@@ -236,7 +240,7 @@ typedef struct {
 static double ln_obj(void *p)
 {
     LnCtx *c = p;
-    ij_layernorm_forward(c->y, NULL, NULL, c->x, c->w, c->b, c->T, c->C, 1e-5f);
+    be->layernorm_forward(c->y, NULL, NULL, c->x, c->w, c->b, c->T, c->C, 1e-5f);
     return dot_obj(c->y, c->R, (size_t)c->T * c->C);
 }
 
@@ -255,7 +259,7 @@ static double test_layernorm_case(int affine, int T, int C)
     }
     fill_normal(c.R, n, 0.0, 1.0, 303);
     float *mean = fnew(T), *rstd = fnew(T);
-    ij_layernorm_forward(c.y, mean, rstd, c.x, c.w, c.b, T, C, 1e-5f);
+    be->layernorm_forward(c.y, mean, rstd, c.x, c.w, c.b, T, C, 1e-5f);
 
     /* every gradient accumulates: pre-fill with a known value, subtract it after */
     const float pre = 0.75f;
@@ -265,7 +269,7 @@ static double test_layernorm_case(int affine, int T, int C)
         fill_const(dw, C, pre);
         fill_const(db, C, pre);
     }
-    ij_layernorm_backward_acc(dx, dw, db, c.R, c.x, mean, rstd, c.w, T, C);
+    be->layernorm_backward_acc(dx, dw, db, c.R, c.x, mean, rstd, c.w, T, C);
     for (size_t i = 0; i < n; i++) dx[i] -= pre;
     const char *op = affine ? "layernorm" : "layernorm/na";
     double worst = fd_check(op, "dx (accumulated)", c.x, n, dx, h, tol, ln_obj, &c);
@@ -294,7 +298,7 @@ static void test_layernorm_values(int C)
     fill_normal(w, (size_t)C, 1.0, 0.3, 32);
     fill_normal(b, (size_t)C, 0.0, 0.5, 33);
     for (int affine = 0; affine <= 1; affine++) {
-        ij_layernorm_forward(y, mean, rstd, x, affine ? w : NULL, affine ? b : NULL, T, C, 1e-6f);
+        be->layernorm_forward(y, mean, rstd, x, affine ? w : NULL, affine ? b : NULL, T, C, 1e-6f);
         double worst = 0, worst_stat = 0;
         for (int t = 0; t < T; t++) {
             const float *xr = x + (size_t)t * C;
@@ -338,7 +342,7 @@ typedef struct {
 static double gelu_obj(void *p)
 {
     GeluCtx *c = p;
-    ij_gelu_forward(c->y, c->x, c->n);
+    be->gelu_forward(c->y, c->x, c->n);
     return dot_obj(c->y, c->R, c->n);
 }
 
@@ -351,17 +355,19 @@ static void test_gelu(void)
     for (size_t i = 0; i < n; i++) c.x[i] = -4.0f + 8.0f * (float)i / (float)(n - 1) + 0.013f; /* spans the bend */
     fill_normal(c.R, n, 0.0, 1.0, 400);
     float *dx = fnew(n), *dd = fnew(n);
-    ij_gelu_backward(dx, c.R, c.x, n);
+    be->gelu_backward(dx, c.R, c.x, n);
     double worst = fd_check("gelu", "dx", c.x, n, dx, h, tol, gelu_obj, &c);
     /* in place (dx aliases dy), as the transformer calls it */
     memcpy(dd, c.R, sizeof(float) * n);
-    ij_gelu_backward(dd, dd, c.x, n);
+    be->gelu_backward(dd, dd, c.x, n);
     CHECK(memcmp(dd, dx, sizeof(float) * n) == 0);
     report("ij_gelu_backward", worst, tol);
-    /* the training form: the same outputs, the slope kept in place of x, the backward as a product */
+    /* the cpu kernels' training form: the same outputs, the slope kept in place of x, the backward as a
+     * product */
     float *y2 = fnew(n), *slope = fnew(n);
     memcpy(slope, c.x, sizeof(float) * n);
     ij_gelu_forward(c.y, c.x, n);
+    ij_gelu_backward(dx, c.R, c.x, n);
     ij_gelu_forward_keep_slope(y2, slope, n);
     CHECK(memcmp(y2, c.y, sizeof(float) * n) == 0);
     memcpy(dd, c.R, sizeof(float) * n);
@@ -388,7 +394,7 @@ typedef struct {
 static double att_obj(void *p)
 {
     AttCtx *c = p;
-    ij_attention_forward(c->out, c->probs, c->qkv, c->seg, c->nseg, c->D, c->heads, IJ_BF16_OFF);
+    be->attention_forward(c->out, c->probs, c->qkv, c->seg, c->nseg, c->D, c->heads, IJ_BF16_OFF);
     return dot_obj(c->out, c->R, (size_t)c->seg[c->nseg] * c->D);
 }
 
@@ -407,7 +413,7 @@ static void test_attention(void)
     att_obj(&c);
     float *dqkv = fnew(n), *scratch = c.scratch;
     fill_const(dqkv, n, 1e3f); /* overwritten, not accumulated */
-    ij_attention_backward(dqkv, c.R, c.qkv, c.probs, seg, nseg, D, heads, scratch, IJ_BF16_OFF);
+    be->attention_backward(dqkv, c.R, c.qkv, c.probs, seg, nseg, D, heads, scratch, IJ_BF16_OFF);
     double worst = fd_check("attention", "dqkv (lengths 1,4,6)", c.qkv, n, dqkv, h, tol, att_obj, &c);
     /* a length-1 sequence attends only to itself: its q and k get exactly zero gradient */
     int zero = 1;
@@ -431,7 +437,7 @@ static double patch_obj(void *p)
     PatchCtx *c = p;
     int K = c->C * c->p * c->p;
     ij_patchify(c->rows, c->images, c->sample_of, c->tok, c->nrows, c->C, c->S, c->p);
-    ij_linear_forward(c->out, c->rows, c->w, c->b, c->nrows, K, c->D, IJ_BF16_OFF);
+    be->linear_forward(c->out, c->rows, c->w, c->b, c->nrows, K, c->D, IJ_BF16_OFF);
     return dot_obj(c->out, c->R, (size_t)c->nrows * c->D);
 }
 
@@ -486,7 +492,7 @@ static void test_patch_embed(void)
     CHECKF(err <= 1e-5, "ij_patchify + linear differs from the convolution by %.3g", err);
 
     float *dw = fnew((size_t)D * K), *db = fnew(D);
-    ij_linear_backward(NULL, dw, db, c.R, c.rows, c.w, nrows, K, D, IJ_BF16_OFF);
+    be->linear_backward(NULL, dw, db, c.R, c.rows, c.w, nrows, K, D, IJ_BF16_OFF);
     double worst = fd_check("patch_embed", "dw", c.w, (size_t)D * K, dw, h, tol, patch_obj, &c);
     worst = fmax(worst, fd_check("patch_embed", "db", c.b, D, db, h, tol, patch_obj, &c));
     report("ij_patchify + ij_linear_backward", worst, tol);
@@ -866,6 +872,8 @@ int main(void)
 {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    be = ij_backend_default();
+    printf("backend %s\n", be->name);
     test_checker();
     test_linear();
     test_layernorm();

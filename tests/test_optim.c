@@ -58,7 +58,7 @@ static void test_adamw_ema(void)
     IjAdamW opt = IJ_ADAMW_DEFAULT;
     /* step 1, lr 0.1, wd 0.1: weight 1 * (1 - 0.01) - (0.1/0.1) * 0.05 / (0.5 + 1e-8) = 0.89;
      * bias: no decay: 1 - 0.1 = 0.9; the fixed table does not move. */
-    ij_adamw_ema_step(p, g, m, v, &tab, &opt, 0.1, 0.1, 1, NULL, 0, 0.0);
+    ij_adamw_ema_step(ij_backend_default(), p, g, m, v, &tab, &opt, 0.1, 0.1, 1, NULL, 0, 0.0);
     CHECKF(NEAR(p[w], 0.89, 1e-6), "weight after step 1: %.8f", p[w]);
     CHECKF(NEAR(p[b], 0.9, 1e-6), "bias after step 1: %.8f", p[b]);
     CHECK(p[pe] == 1.0f);
@@ -69,7 +69,7 @@ static void test_adamw_ema(void)
      * encoder value, trainable or not (pos_embed), and none past n_encoder */
     float *tgt = malloc(sizeof(float) * tab.n_total);
     for (size_t i = 0; i < tab.n_total; i++) tgt[i] = (float)(i % 7);
-    ij_adamw_ema_step(p, g, m, v, &tab, &opt, 0.1, 0.1, 2, tgt, tab.n_encoder, 0.9);
+    ij_adamw_ema_step(ij_backend_default(), p, g, m, v, &tab, &opt, 0.1, 0.1, 2, tgt, tab.n_encoder, 0.9);
     double expect = 0.89 * 0.99 - (0.1 / 0.19) * (-0.005 / (sqrt(4.9975e-4) / sqrt(0.001999) + 1e-8));
     CHECKF(NEAR(p[w], expect, 1e-6), "weight after step 2: %.8f, expected %.8f", p[w], expect);
     CHECKF(NEAR(tgt[w], 0.9 * (double)(w % 7) + 0.1 * expect, 1e-6), "EMA of the weight: %.8f", tgt[w]);
@@ -131,7 +131,7 @@ static void test_full_step(void)
     float *am = calloc(m.tab.n_total, sizeof(float)), *av = calloc(m.tab.n_total, sizeof(float));
     ij_model_step(&m, images, &mk, 1);
     IjAdamW opt = IJ_ADAMW_DEFAULT;
-    ij_adamw_ema_step(m.params, m.grads, am, av, &m.tab, &opt, lr, wd, 1, m.target, m.tab.n_encoder, mom);
+    ij_adamw_ema_step(m.be, m.params, m.grads, am, av, &m.tab, &opt, lr, wd, 1, m.target, m.tab.n_encoder, mom);
 
     double worst = 0;
     int noisy = 0;

@@ -123,6 +123,7 @@ int main(void)
 {
     StFile f = {0};
     const char *path = test_fixture("parity.safetensors");
+    printf("backend %s\n", ij_backend_default()->name);
     if (ij_st_open(&f, path)) {
         fprintf(stderr, "%s\n", ij_last_error());
         return 1;

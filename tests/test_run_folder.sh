@@ -14,9 +14,7 @@ build=${1:-build}
 ij="$build/ijepa"
 dir=$(mktemp -d)
 trap 'kill -9 $(jobs -p) 2> /dev/null; rm -rf "$dir"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
-py=/usr/bin/python3
+. "$(dirname "$0")/lib.sh"
 
 # the first 512 training images and labels of Fashion-MNIST as an IDX folder
 mkdir -p "$dir/data"
@@ -28,20 +26,8 @@ lab = gzip.open(src + "/train-labels-idx1-ubyte.gz").read()
 open(dst + "/train-images-idx3-ubyte", "wb").write(struct.pack(">IIII", 2051, n, 28, 28) + img[16:16 + n * 784])
 open(dst + "/train-labels-idx1-ubyte", "wb").write(struct.pack(">II", 2049, n) + lab[8:8 + n])
 PY
-tiny=(--data "$dir/data" --embed-dim 32 --depth 2 --heads 2 --pred-dim 16 --pred-depth 1 --batch-size 16
+tiny=(--data "$dir/data" "${tiny_model[@]}" --batch-size 16
       --epochs 40 --warmup 1 --threads 1 --log-every 1 --checkpoint-every 1)
-# Same tensors, bit for bit (metadata such as wall-clock training time may differ).
-same_tensors() {
-    $py - "$1" "$2" <<'PY'
-import json, struct, sys
-def load(p):
-    raw = open(p, "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
-    h = json.loads(raw[8:8 + n]); h.pop("__metadata__", None)
-    return {k: raw[8 + n + v["data_offsets"][0]: 8 + n + v["data_offsets"][1]] for k, v in h.items()}
-a, b = load(sys.argv[1]), load(sys.argv[2])
-sys.exit(0 if a.keys() == b.keys() and all(a[k] == b[k] for k in a) else 1)
-PY
-}
 meta() {  # file key
     $py - "$1" "$2" <<'PY'
 import json, struct, sys

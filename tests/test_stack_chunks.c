@@ -44,7 +44,7 @@ static void test_full_images(IjModel *m)
     memcpy(ij_stack_input(&train), ij_stack_input(&m->tgt_stack), sizeof(float) * n);
     const float *blocks = ij_stack_forward(&train, m->tenc.blocks, seg, B);
     float *plain = malloc(sizeof(float) * n);
-    ij_layernorm_forward(plain, NULL, NULL, blocks, m->tenc.norm_w, m->tenc.norm_b, B * N, D, 1e-6f);
+    m->be->layernorm_forward(plain, NULL, NULL, blocks, m->tenc.norm_w, m->tenc.norm_b, B * N, D, 1e-6f);
     double d = max_abs_diff(chunked, plain, n);
     CHECKF(d == 0, "inference workspace vs training caches, target encoder: max |diff| %g", d);
     ij_stack_free(&train);

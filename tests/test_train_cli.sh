@@ -8,22 +8,8 @@ build=${1:-build}
 ij="$build/ijepa"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-fails=0
-# Same tensors, bit for bit (metadata such as wall-clock training time may differ).
-same_tensors() {
-    /usr/bin/python3 - "$1" "$2" <<'PY'
-import json, struct, sys
-def load(p):
-    raw = open(p, "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
-    h = json.loads(raw[8:8 + n]); h.pop("__metadata__", None)
-    return {k: raw[8 + n + v["data_offsets"][0]: 8 + n + v["data_offsets"][1]] for k, v in h.items()}
-a, b = load(sys.argv[1]), load(sys.argv[2])
-sys.exit(0 if a.keys() == b.keys() and all(a[k] == b[k] for k in a) else 1)
-PY
-}
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
-tiny=(--data fashion-mnist --embed-dim 32 --depth 2 --heads 2 --pred-dim 16 --pred-depth 1
-      --batch-size 16 --epochs 2 --warmup 1 --threads 2 --log-every 2 --checkpoint-every 3)
+. "$(dirname "$0")/lib.sh"
+tiny=(--data fashion-mnist "${tiny_model[@]}" --batch-size 16 --epochs 2 --warmup 1 --threads 2 --log-every 2 --checkpoint-every 3)
 
 "$ij" train "${tiny[@]}" --steps 8 --out "$dir/full" > "$dir/full.log" 2>&1 || fail "full run: $(tail -n 3 "$dir/full.log")"
 "$ij" train "${tiny[@]}" --steps 4 --out "$dir/half" > "$dir/half.log" 2>&1 || fail "first half: $(tail -n 3 "$dir/half.log")"
@@ -57,7 +43,7 @@ same_tensors "$dir/full/checkpoint.safetensors" "$dir/again/checkpoint.safetenso
 # the checkpoint's metadata, different from float32 (the operands really are rounded), and the same on
 # the emulated and the AVX512_BF16 path where the CPU has it (they sum the same pairs in the same order)
 "$ij" train "${tiny[@]}" --bf16 --steps 8 --out "$dir/bf" > "$dir/bf.log" 2>&1 || fail "bf16 run: $(tail -n 3 "$dir/bf.log")"
-grep -q "^matrix products: bf16 operands" "$dir/bf.log" || fail "bf16 run does not say so: $(grep '^matrix' "$dir/bf.log")"
+grep -q "^backend: cpu; matrix products: bf16 operands" "$dir/bf.log" || fail "bf16 run does not say so: $(grep "matrix" "$dir/bf.log")"
 grep -q "use_bfloat16: true" "$dir/bf/config.yaml" || fail "config.yaml lacks use_bfloat16: true"
 grep -aq '"use_bfloat16":"true"' "$dir/bf/checkpoint.safetensors" || fail "checkpoint metadata lacks use_bfloat16"
 "$ij" train "${tiny[@]}" --bf16 --steps 4 --out "$dir/bfhalf" > /dev/null 2>&1 || fail "bf16 first half"
@@ -67,7 +53,7 @@ same_tensors "$dir/bf/checkpoint.safetensors" "$dir/bfhalf/checkpoint.safetensor
 same_tensors "$dir/bf/checkpoint.safetensors" "$dir/bfone/checkpoint.safetensors" || fail "bf16: 1 and 2 threads differ"
 same_tensors "$dir/bf/checkpoint.safetensors" "$dir/full/checkpoint.safetensors" && fail "bf16 and float32 runs are identical"
 IJEPA_BF16_PATH=emulated "$ij" train "${tiny[@]}" --bf16 --steps 8 --out "$dir/bfemu" > "$dir/bfemu.log" 2>&1 || fail "emulated bf16 run"
-grep -q "^matrix products: bf16 operands, float32 sums: emulated" "$dir/bfemu.log" || fail "IJEPA_BF16_PATH=emulated not taken"
+grep -q "^backend: cpu; matrix products: bf16 operands, float32 sums: emulated" "$dir/bfemu.log" || fail "IJEPA_BF16_PATH=emulated not taken"
 if "$ij" info | grep -q "^bf16 (--bf16): AVX512_BF16"; then
     same_tensors "$dir/bf/checkpoint.safetensors" "$dir/bfemu/checkpoint.safetensors" ||
         fail "bf16: the emulated and the AVX512_BF16 path give different checkpoints"

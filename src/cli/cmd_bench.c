@@ -16,7 +16,8 @@
 #include "eval/embed.h"
 #include "kernels/work_time.h"
 #include "model/flops.h"
-#include "model/transformer.h"
+#include "backend/backend.h"
+#include "backend/stack.h"
 #include "train/loader.h"
 #include "train/masks.h"
 #include "train/optim.h"
@@ -106,7 +107,7 @@ static double dp_steps(IjModel *m, const float *x, IjMaskSampler *ms, int warmup
         if (ij_mask_sample(ms, (uint64_t)s)) return -1;
         ij_model_step(m, x, &ms->masks, 1);
         if (red && ij_grad_reducer_finish(red)) return -1;
-        ij_adamw_ema_step(m->params, m->grads, adam_m, adam_v, &m->tab, &opt, 1e-4, 0.04, s + 1, m->target,
+        ij_adamw_ema_step(m->be, m->params, m->grads, adam_m, adam_v, &m->tab, &opt, 1e-4, 0.04, s + 1, m->target,
                           m->tab.n_encoder, 0.996);
         if (s < warmup) continue;
         total += ij_now() - t0;
@@ -229,7 +230,7 @@ int cmd_bench(int argc, char **argv)
      * bench_peak.h; rank 0 only under mpirun, before and after) */
     BenchPeak peak = {0};
     if (bf16 && ij_bf16_path_choose(&peak.bf16)) return -1;
-    printf("cpu: %s; matrix products: %s\n", ij_cpu_flags(),
+    printf("cpu: %s; backend: %s; matrix products: %s\n", ij_cpu_flags(), ij_backend_default()->name,
            peak.bf16 ? (peak.bf16 == IJ_BF16_AVX512 ? "bf16 operands, AVX512_BF16 (vdpbf16ps)" : "bf16 operands, emulated (float32 FMAs on rounded operands)")
                      : "float32");
     const int root = ij_dist_rank() == 0;
@@ -293,7 +294,7 @@ int cmd_bench(int argc, char **argv)
             double t1 = ij_now();
             ij_model_step(&m, x, &ms.masks, 1);
             double t2 = ij_now();
-            ij_adamw_ema_step(m.params, m.grads, adam_m, adam_v, &m.tab, &opt, 1e-4, 0.04, s + 1, m.target,
+            ij_adamw_ema_step(m.be, m.params, m.grads, adam_m, adam_v, &m.tab, &opt, 1e-4, 0.04, s + 1, m.target,
                               m.tab.n_encoder, 0.996);
             double t3 = ij_now();
             if (s < warmup) continue;

@@ -1,6 +1,7 @@
 /* main.c: the `ijepa` program: dispatches to one subcommand per file. */
 #include "cli/commands.h"
 
+#include "backend/backend.h"
 #include "core/error.h"
 #include "dist/dist.h"
 
@@ -27,6 +28,32 @@ static void usage(void)
            "usage: ijepa COMMAND [options]     (ijepa COMMAND --help for its options)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         printf("  %-8s %s\n", commands[i].name, commands[i].help);
+    printf("\nevery command also takes:\n"
+           "  --backend NAME  cpu (the fast kernels, default) or ref (plain loops that read like the\n"
+           "                  specification: slow, for checking); also the variable IJ_BACKEND\n");
+}
+
+/* Takes --backend NAME / --backend=NAME out of argv (any command) and makes it the default backend. */
+static int take_backend(int *argc, char **argv)
+{
+    if (ij_backend_check_env()) return -1;
+    int out = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *name = NULL;
+        if (strcmp(argv[i], "--backend") == 0) {
+            if (i + 1 >= *argc) return ij_error("--backend needs a name (cpu or ref)");
+            name = argv[++i];
+        } else if (strncmp(argv[i], "--backend=", 10) == 0) {
+            name = argv[i] + 10;
+        } else {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (ij_backend_set_default(name)) return -1;
+    }
+    argv[out] = NULL;
+    *argc = out;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -35,6 +62,10 @@ int main(int argc, char **argv)
         strcmp(argv[1], "help") == 0) {
         usage();
         return argc < 2 ? 2 : 0;
+    }
+    if (take_backend(&argc, argv)) {
+        fprintf(stderr, "ijepa: %s\n", ij_last_error());
+        return 2;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name) != 0) continue;

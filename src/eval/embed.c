@@ -40,7 +40,7 @@ static void observe_last4(void *ctx, int layer, const float *x, int row0, int nr
     int first = c->m->cfg.depth - 4;
     if (layer < first) return;
     float *normed = c->normed + (size_t)row0 * c->D;
-    ij_layernorm_forward(normed, NULL, NULL, x, c->w->norm_w, c->w->norm_b, nrows, c->D, LN_EPS);
+    c->m->be->layernorm_forward(normed, NULL, NULL, x, c->w->norm_w, c->w->norm_b, nrows, c->D, LN_EPS);
     pool_rows(c->out + (size_t)(row0 / c->N) * 4 * c->D + (size_t)(layer - first) * c->D, 4 * c->D, normed,
               nrows / c->N, c->N, c->D);
 }

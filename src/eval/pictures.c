@@ -284,7 +284,7 @@ int ij_picture_nearest(const char *path, IjModel *m, const float *bank, int nban
     size_t nb = (size_t)nbank * N;
     float *F = ij_malloc(sizeof(float) * nb * D), *bn = ij_malloc(sizeof(float) * nb);
     tokens(m, bank, nbank, F);
-    if (m->target_norm) ij_layernorm_forward(F, NULL, NULL, F, NULL, NULL, (int)nb, D, TARGET_LN_EPS);
+    if (m->target_norm) m->be->layernorm_forward(F, NULL, NULL, F, NULL, NULL, (int)nb, D, TARGET_LN_EPS);
     for (size_t j = 0; j < nb; j++) {
         double acc = 0;
         for (int d = 0; d < D; d++) acc += (double)F[j * D + d] * F[j * D + d];

@@ -21,7 +21,7 @@ static void embed_tokens(float *x, IjModel *m, const IjEncoderW *w, const float 
     int K = ij_patch_dim(c), D = c->embed_dim;
     float *patches = IJ_BUF_F(&m->b_patches, (size_t)T * K);
     ij_patchify(patches, images, sample_of, tok, T, c->channels, c->img_size, c->patch_size);
-    ij_linear_forward(x, patches, w->patch_w, w->patch_b, T, K, D, m->bf16);
+    m->be->linear_forward(x, patches, w->patch_w, w->patch_b, T, K, D, m->bf16);
 #pragma omp parallel for schedule(static) if (T > 256)
     for (int t = 0; t < T; t++) {
         float *xr = x + (size_t)t * D;
@@ -42,7 +42,7 @@ void ij_encoder_forward_context(IjModel *m, const float *images, const IjMasks *
     embed_tokens(ij_stack_input(&m->ctx_stack), m, &m->enc, images, sample_of, mk->ctx_idx, T);
     float *xl = ij_stack_forward(&m->ctx_stack, m->enc.blocks, mk->ctx_off, B);
     m->ctx_out = IJ_BUF_F(&m->b_ctx_out, (size_t)T * D);
-    ij_layernorm_forward(m->ctx_out, IJ_BUF_F(&m->b_ctx_mean, T), IJ_BUF_F(&m->b_ctx_rstd, T), xl,
+    m->be->layernorm_forward(m->ctx_out, IJ_BUF_F(&m->b_ctx_mean, T), IJ_BUF_F(&m->b_ctx_rstd, T), xl,
                       m->enc.norm_w, m->enc.norm_b, T, D, LN_EPS);
 }
 
@@ -61,14 +61,14 @@ void ij_encoder_backward_context(IjModel *m, float *dctx_out, const IjMasks *mk)
     const float *xl = s->x + (size_t)s->depth * s->cap_rows * D;
     float *dx = IJ_BUF_F(&m->b_dtmp, (size_t)T * D);
     memset(dx, 0, sizeof(float) * (size_t)T * D);
-    ij_layernorm_backward_acc(dx, m->genc.norm_w, m->genc.norm_b, dctx_out, xl,
+    m->be->layernorm_backward_acc(dx, m->genc.norm_w, m->genc.norm_b, dctx_out, xl,
                            (const float *)m->b_ctx_mean.p, (const float *)m->b_ctx_rstd.p,
                            m->enc.norm_w, T, D);
     ij_stack_backward_observed(s, m->enc.blocks, m->genc.blocks, dx, mk->ctx_off, B,
                                m->grads_ready ? block_grads_done : NULL, m);
     /* The patches of the context tokens are still in b_patches (the target
      * encoder runs before the context encoder in a step). */
-    ij_linear_backward(NULL, m->genc.patch_w, m->genc.patch_b, dx, (const float *)m->b_patches.p,
+    m->be->linear_backward(NULL, m->genc.patch_w, m->genc.patch_b, dx, (const float *)m->b_patches.p,
                     m->enc.patch_w, T, K, D, m->bf16);
 }
 
@@ -94,6 +94,6 @@ float *ij_encoder_forward_full_observed(IjModel *m, const IjEncoderW *w, const f
     embed_tokens(ij_stack_input(&m->tgt_stack), m, w, images, sample_of, tok, T);
     float *xl = ij_stack_forward_observed(&m->tgt_stack, w->blocks, seg, B, observe, ctx);
     float *out = IJ_BUF_F(&m->b_full_out, (size_t)T * D);
-    ij_layernorm_forward(out, NULL, NULL, xl, w->norm_w, w->norm_b, T, D, LN_EPS);
+    m->be->layernorm_forward(out, NULL, NULL, xl, w->norm_w, w->norm_b, T, D, LN_EPS);
     return out;
 }

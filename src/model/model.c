@@ -26,6 +26,7 @@ int ij_model_init(IjModel *m, const IjConfig *c, uint64_t seed)
     ij_bind_predictor(&m->gpred, m->grads, &m->tab, c);
     ij_params_init(m->params, &m->tab, c, seed);
     ij_model_sync_target(m);
+    m->be = ij_backend_default();
     m->loss_kind = IJ_LOSS_SMOOTH_L1;
     m->target_norm = 1;
     ij_stack_init(&m->ctx_stack, c->depth, c->embed_dim, c->mlp_dim, c->num_heads, 1);
@@ -46,6 +47,11 @@ void ij_model_set_bf16(IjModel *m, IjBf16Path path)
 {
     m->bf16 = path;
     m->ctx_stack.bf16 = m->pred_stack.bf16 = m->tgt_stack.bf16 = path;
+}
+
+void ij_model_set_backend(IjModel *m, const IjBackend *be)
+{
+    m->be = m->ctx_stack.be = m->pred_stack.be = m->tgt_stack.be = be;
 }
 
 void ij_model_free(IjModel *m)
@@ -87,7 +93,7 @@ static void compute_targets(IjModel *m, const float *images, const IjMasks *mk)
                    sizeof(float) * (size_t)D);
     }
     if (m->target_norm)
-        ij_layernorm_forward(m->targets, NULL, NULL, m->targets, NULL, NULL, T, D, TARGET_LN_EPS);
+        m->be->layernorm_forward(m->targets, NULL, NULL, m->targets, NULL, NULL, T, D, TARGET_LN_EPS);
 }
 
 float ij_model_step(IjModel *m, const float *images, const IjMasks *mk, int grads_wanted)

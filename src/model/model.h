@@ -11,7 +11,7 @@
 #include "core/buf.h"
 #include "model/config.h"
 #include "model/params.h"
-#include "model/transformer.h"
+#include "backend/stack.h"
 
 #include <stdint.h>
 
@@ -36,6 +36,7 @@ typedef struct {
     IjLossKind loss_kind;
     int target_norm;               /* LayerNorm (no affine, eps 1e-5) on targets; 1 = official */
     IjBf16Path bf16;               /* the products' operands (kernels/bf16.h); set with ij_model_set_bf16 */
+    const IjBackend *be;           /* who computes it (backend.h): ij_backend_default() at init, or set */
     /* Data parallelism (src/dist). loss_denom: how many elements the loss is averaged over;
      * 0 = this step's own (n_tgt * D). A rank holding part of a global batch sets the
      * batch's total, so that the sum of the ranks' losses and gradients is the loss and
@@ -66,6 +67,8 @@ void ij_model_free(IjModel *m);
 /* The precision of every matrix product of the model from the next step on: float32 (IJ_BF16_OFF)
  * or bf16 operands on that path (meta.use_bfloat16, `--bf16`). */
 void ij_model_set_bf16(IjModel *m, IjBf16Path path);
+/* The backend of every operation from the next step on (its stacks' too). */
+void ij_model_set_backend(IjModel *m, const IjBackend *be);
 /* Copy the encoder into the target encoder. */
 void ij_model_sync_target(IjModel *m);
 

@@ -97,12 +97,16 @@ int ij_table_build(IjTable *tab, const IjConfig *c)
     add_auto(tab, IJ_PART_PREDICTOR, "predictor_proj.weight", D, Dp);
     add_auto(tab, IJ_PART_PREDICTOR, "predictor_proj.bias", D, 0);
     IJ_ASSERT(tab->n <= cap);
+    tab->ranges = ij_malloc(sizeof *tab->ranges * (size_t)tab->n);
+    for (int i = 0; i < tab->n; i++)
+        tab->ranges[i] = (IjParamRange){tab->t[i].offset, tab->t[i].numel, tab->t[i].trainable, tab->t[i].decay};
     return 0;
 }
 
 void ij_table_free(IjTable *tab)
 {
     free(tab->t);
+    free(tab->ranges);
     memset(tab, 0, sizeof *tab);
 }
 

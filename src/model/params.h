@@ -10,6 +10,7 @@
 #ifndef IJEPA_MODEL_PARAMS_H
 #define IJEPA_MODEL_PARAMS_H
 
+#include "backend/stack.h"
 #include "model/config.h"
 
 #include <stddef.h>
@@ -35,13 +36,9 @@ typedef struct {
     int n;
     size_t n_encoder;   /* floats in the encoder part (= size of the target encoder) */
     size_t n_total;     /* floats in encoder + predictor */
+    IjParamRange *ranges; /* [n]: each tensor's values as the optimizer sees them (backend.h) */
 } IjTable;
 
-/* Pointers to one transformer block's tensors inside some flat buffer. */
-typedef struct {
-    float *norm1_w, *norm1_b, *qkv_w, *qkv_b, *proj_w, *proj_b;
-    float *norm2_w, *norm2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
-} IjBlockW;
 
 typedef struct {
     float *pos_embed;          /* [N, D] */

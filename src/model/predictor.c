@@ -22,7 +22,7 @@ void ij_predictor_forward(IjModel *m, const IjMasks *mk)
     const IjPredictorW *w = &m->pred;
 
     float *emb = IJ_BUF_F(&m->b_embed, (size_t)Tctx * Dp);
-    ij_linear_forward(emb, m->ctx_out, w->embed_w, w->embed_b, Tctx, D, Dp, m->bf16);
+    m->be->linear_forward(emb, m->ctx_out, w->embed_w, w->embed_b, Tctx, D, Dp, m->bf16);
 
     int *seg = IJ_BUF_I(&m->b_pred_seg, nseq + 1);
     seg[0] = 0;
@@ -54,10 +54,10 @@ void ij_predictor_forward(IjModel *m, const IjMasks *mk)
     float *pn_in = IJ_BUF_F(&m->b_pn_in, (size_t)Ttgt * Dp);
     float *pn_out = IJ_BUF_F(&m->b_pn_out, (size_t)Ttgt * Dp);
     ij_gather_rows(pn_in, y, tgt_row, Ttgt, Dp);
-    ij_layernorm_forward(pn_out, IJ_BUF_F(&m->b_pn_mean, Ttgt), IJ_BUF_F(&m->b_pn_rstd, Ttgt), pn_in,
+    m->be->layernorm_forward(pn_out, IJ_BUF_F(&m->b_pn_mean, Ttgt), IJ_BUF_F(&m->b_pn_rstd, Ttgt), pn_in,
                       w->norm_w, w->norm_b, Ttgt, Dp, LN_EPS);
     m->preds = IJ_BUF_F(&m->b_preds, (size_t)Ttgt * D);
-    ij_linear_forward(m->preds, pn_out, w->proj_w, w->proj_b, Ttgt, Dp, D, m->bf16);
+    m->be->linear_forward(m->preds, pn_out, w->proj_w, w->proj_b, Ttgt, Dp, D, m->bf16);
 }
 
 float *ij_predictor_backward(IjModel *m, const float *dpreds, const IjMasks *mk)
@@ -72,13 +72,13 @@ float *ij_predictor_backward(IjModel *m, const float *dpreds, const IjMasks *mk)
 
     /* projection and final norm, on target rows only */
     float *dpn = IJ_BUF_F(&m->b_dtmp, (size_t)Ttgt * Dp);
-    ij_linear_backward(dpn, g->proj_w, g->proj_b, dpreds, (const float *)m->b_pn_out.p, w->proj_w,
+    m->be->linear_backward(dpn, g->proj_w, g->proj_b, dpreds, (const float *)m->b_pn_out.p, w->proj_w,
                     Ttgt, Dp, D, m->bf16);
     float *dx = IJ_BUF_F(&m->b_dpred_x, (size_t)Tp * Dp);
     memset(dx, 0, sizeof(float) * (size_t)Tp * Dp);
     float *dpn_in = IJ_BUF_F(&m->b_dpn_in, (size_t)Ttgt * Dp);
     memset(dpn_in, 0, sizeof(float) * (size_t)Ttgt * Dp);
-    ij_layernorm_backward_acc(dpn_in, g->norm_w, g->norm_b, dpn, (const float *)m->b_pn_in.p,
+    m->be->layernorm_backward_acc(dpn_in, g->norm_w, g->norm_b, dpn, (const float *)m->b_pn_in.p,
                            (const float *)m->b_pn_mean.p, (const float *)m->b_pn_rstd.p, w->norm_w,
                            Ttgt, Dp);
     ij_scatter_add_rows(dx, dpn_in, tgt_row, Ttgt, Dp);
@@ -105,6 +105,6 @@ float *ij_predictor_backward(IjModel *m, const float *dpreds, const IjMasks *mk)
             for (int d = 0; d < Dp; d++) g->mask_token[d] += r[d];
     }
     float *dctx = IJ_BUF_F(&m->b_dctx, (size_t)Tctx * D);
-    ij_linear_backward(dctx, g->embed_w, g->embed_b, demb, m->ctx_out, w->embed_w, Tctx, D, Dp, m->bf16);
+    m->be->linear_backward(dctx, g->embed_w, g->embed_b, demb, m->ctx_out, w->embed_w, Tctx, D, Dp, m->bf16);
     return dctx;
 }

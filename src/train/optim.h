@@ -32,10 +32,10 @@ typedef struct { double beta1, beta2, eps; } IjAdamW;
 /* One AdamW step (torch.optim.AdamW semantics) over every trainable tensor of the table: decoupled
  * decay lr*wd on tensors with decay set, then the Adam update with bias correction for step t
  * (1-based); m, v: [n_total]. Then, when target != NULL, the EMA of the first n_target values (the
- * encoder's): target = momentum * target + (1 - momentum) * params, from the updated params. One
- * pass over the values, threaded over equal shares of them. */
-void ij_adamw_ema_step(float *params, const float *grads, float *m, float *v, const IjTable *tab,
-                       const IjAdamW *opt, double lr, double wd, int64_t t, float *target, size_t n_target,
-                       double momentum);
+ * encoder's): target = momentum * target + (1 - momentum) * params, from the updated params.
+ * Computed by the backend be (backend.h: one pass over the values, threaded, on cpu). */
+void ij_adamw_ema_step(const IjBackend *be, float *params, const float *grads, float *m, float *v,
+                       const IjTable *tab, const IjAdamW *opt, double lr, double wd, int64_t t, float *target,
+                       size_t n_target, double momentum);
 
 #endif

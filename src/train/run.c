@@ -137,7 +137,7 @@ int ij_train_run(const IjTrainConfig *cfg, const IjRunOptions *o, const IjRunHoo
     if (c.use_ema) printf("EMA: on, momentum %g -> %g\n", c.ema[0], c.ema[1]);
     else printf("EMA: off (ablation): the target encoder is a copy of the encoder after each step\n");
     printf("target LayerNorm: %s\n", c.target_norm ? "on" : "off (ablation): raw target-encoder outputs are the targets");
-    printf("matrix products: %s (cpu: %s)\n",
+    printf("backend: %s; matrix products: %s (cpu: %s)\n", t.model.be->name,
            t.model.bf16 ? (t.model.bf16 == IJ_BF16_AVX512 ? "bf16 operands, float32 sums: AVX512_BF16"
                                                           : "bf16 operands, float32 sums: emulated")
                         : "float32",

@@ -138,7 +138,7 @@ int ij_trainer_step(IjTrainer *t, IjStepStats *st)
         return ij_error("step %lld: the loss is %s; stopping before the update (lower --lr, or check the data)",
                         (long long)s, isnan(loss) ? "NaN" : "infinite");
     IjAdamW opt = IJ_ADAMW_DEFAULT;
-    ij_adamw_ema_step(t->model.params, t->model.grads, t->adam_m, t->adam_v, &t->model.tab, &opt, v.lr, v.wd, s,
+    ij_adamw_ema_step(t->model.be, t->model.params, t->model.grads, t->adam_m, t->adam_v, &t->model.tab, &opt, v.lr, v.wd, s,
                       t->model.target, t->model.tab.n_encoder, v.momentum);
     double t4 = ij_now();
 

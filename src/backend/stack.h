@@ -1,18 +1,25 @@
-/* transformer.h: a stack of pre-norm ViT blocks over a ragged batch of sequences.
+/* stack.h: a stack of pre-norm ViT blocks over a ragged batch of sequences.
  *
  *   x = x + proj(attn(LN1(x)));  x = x + fc2(gelu(fc1(LN2(x))))
  *
  * The encoder, the target encoder and the predictor all run through this code.
  * A stack keeps what its backward pass needs in an IjStack (activations per
- * layer, sized by ij_stack_reserve, reused from step to step).
+ * layer, sized by ij_stack_reserve, reused from step to step); its backend
+ * (backend.h: cpu_stack.c, ref_stack.c) computes the blocks.
  */
-#ifndef IJEPA_MODEL_TRANSFORMER_H
-#define IJEPA_MODEL_TRANSFORMER_H
+#ifndef IJEPA_BACKEND_STACK_H
+#define IJEPA_BACKEND_STACK_H
 
+#include "backend/backend.h"
 #include "kernels/bf16.h"
-#include "model/params.h"
 
 #include <stddef.h>
+
+/* Pointers to one transformer block's tensors inside some flat buffer. */
+typedef struct IjBlockW {
+    float *norm1_w, *norm1_b, *qkv_w, *qkv_b, *proj_w, *proj_b;
+    float *norm2_w, *norm2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+} IjBlockW;
 
 typedef struct {
     float *ln1, *mean1, *rstd1;  /* [T,D], [T], [T] */
@@ -24,7 +31,8 @@ typedef struct {
     float *h, *g;                /* [T,H] fc1 output (training: GELU's slope there), GELU output */
 } IjLayerCache;
 
-typedef struct {
+typedef struct IjStack {
+    const IjBackend *be; /* who computes the blocks: ij_backend_default() when the stack was made */
     int layers;        /* depth (training stacks; 1 for inference stacks, whose blocks keep no cache) */
     int depth;         /* blocks actually run */
     int D, H, heads;
@@ -91,14 +99,11 @@ void ij_stack_share_pack(IjStack *s, const IjStack *owner);
 #endif
 static inline float *ij_stack_input(IjStack *s) { return s->x; }
 float *ij_stack_forward(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg);
-/* The same, calling observe(ctx, l, x, row0, nrows) with output rows row0 .. row0 + nrows - 1 of
- * block l in x [nrows, D], one chunk of whole sequences at a time, chunks concurrently on different
- * threads (observe must write only to places that belong to those rows). */
-typedef void (*IjChunkObserver)(void *ctx, int layer, const float *x, int row0, int nrows);
+/* The same, calling observe(ctx, l, x, row0, nrows) (IjChunkObserver, backend.h) with output rows
+ * row0 .. row0 + nrows - 1 of block l in x [nrows, D], one chunk of whole sequences at a time, chunks
+ * concurrently on different threads (observe must write only to places that belong to those rows). */
 float *ij_stack_forward_observed(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg,
                                  IjChunkObserver observe, void *ctx);
-/* Backward observers: observe(ctx, l, dx) after block l (below). */
-typedef void (*IjLayerObserver)(void *ctx, int layer, const float *x);
 /* dx: in: gradient w.r.t. the stack output [T,D]; out: w.r.t. its input.
  * Parameter gradients are accumulated into gw. Needs a train stack. */
 void ij_stack_backward(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *dx, const int *seg_off,
