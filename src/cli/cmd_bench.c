@@ -5,6 +5,8 @@
  * (kernels/work_time.h). */
 #include "cli/commands.h"
 
+#include "backend/backend.h"
+#include "backend/stack.h"
 #include "cli/bench_kernels.h"
 #include "cli/bench_peak.h"
 #include "cli/model_args.h"
@@ -16,11 +18,10 @@
 #include "eval/embed.h"
 #include "kernels/work_time.h"
 #include "model/flops.h"
-#include "backend/backend.h"
-#include "backend/stack.h"
 #include "train/loader.h"
 #include "train/masks.h"
 #include "train/optim.h"
+#include "train/trainer.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -184,6 +185,90 @@ static void print_work_time(double wall, double peak, const char *peak_name)
            "GFLOP/s\n", 100 * rest / all, peak_name, peak / threads);
 }
 
+/* What the timed training steps add up to (seconds, FLOPs, tokens per image: sums over the steps). */
+typedef struct {
+    double total, wait, target, context, predictor, backward, optim, ctx_tokens, tgt_tokens;
+    IjStepFlops flops;
+} StepTimes;
+
+/* The library's training step, ij_trainer_step (the loader thread with its crops and masks, the model,
+ * AdamW, the EMA), on synthetic images: two batches of random pixels, cropped as in training. */
+static int bench_train(const IjTrainConfig *tc0, int warmup, int steps, BenchPeak *peak, StepTimes *tm)
+{
+    IjTrainConfig tc = *tc0;
+    const int B = tc.batch_size, S = tc.crop_size, C = tc.channels;
+    IjImageSet set = {.count = 2 * B, .height = S, .width = S, .channels = C};
+    snprintf(set.source, sizeof set.source, "synthetic");
+    set.pixels = ij_malloc((size_t)set.count * S * S * C);
+    IjRng r = ij_rng(0, 99, 0);
+    for (size_t i = 0; i < (size_t)set.count * S * S * C; i++) set.pixels[i] = (uint8_t)(ij_rng_uniform(&r) * 256);
+    tc.epochs = (warmup + steps) / 2 + 1;
+    tc.warmup = 1;
+    IjTrainer t = {0};
+    int rc = ij_trainer_init(&t, &tc, &set);
+    memset(tm, 0, sizeof *tm);
+    for (int s = 0; !rc && s < warmup + steps; s++) {
+        if (s == warmup) ij_work_time_start();
+        IjStepStats st;
+        if ((rc = ij_trainer_step(&t, &st))) break;
+        if (s < warmup) continue;
+        tm->total += st.ms_total / 1e3;
+        tm->wait += st.ms_wait / 1e3;
+        tm->target += t.model.time.target;
+        tm->context += t.model.time.context;
+        tm->predictor += t.model.time.predictor;
+        tm->backward += t.model.time.backward;
+        tm->optim += st.ms_optim / 1e3;
+        tm->ctx_tokens += st.ctx_tokens;
+        tm->tgt_tokens += st.tgt_tokens;
+        tm->flops.target += st.flops.target, tm->flops.context += st.flops.context;
+        tm->flops.predictor += st.flops.predictor, tm->flops.backward += st.flops.backward;
+        tm->flops.total += st.flops.total;
+        bench_peak_between(peak, s + 1 - warmup, steps);
+    }
+    ij_trainer_free(&t); /* after a failed init: already freed and zeroed */
+    free(set.pixels);
+    return rc;
+}
+
+/* Feature extraction (embed) or, under mpirun, the data-parallel steps, on a model of its own and
+ * `batch` random images. */
+static int bench_model(const IjConfig *c, const IjMaskParams *mp, int batch, int warmup, int steps, int embed,
+                       double bucket_mb, BenchPeak *peak, double *flops, double *total)
+{
+    IjModel m;
+    if (ij_model_init(&m, c, 0)) return -1;
+    ij_model_set_bf16(&m, peak->bf16);
+    size_t img = (size_t)c->channels * c->img_size * c->img_size;
+    float *x = ij_alloc_aligned(sizeof(float) * img * (size_t)batch), *feat = NULL;
+    IjRng r = ij_rng(0, 99, 0);
+    for (size_t i = 0; i < img * (size_t)batch; i++) x[i] = (float)ij_rng_normal(&r);
+    IjMaskSampler ms = {0};
+    int rc = ij_mask_sampler_init(&ms, mp);
+    if (rc == 0 && embed) {
+        feat = ij_malloc(sizeof(float) * (size_t)batch * c->embed_dim);
+        for (int s = 0; s < warmup + steps; s++) {
+            if (s == warmup) ij_work_time_start();
+            double t0 = ij_now();
+            ij_embed_batch(&m, &m.tenc, x, batch, IJ_POOL_LAST, feat);
+            if (s >= warmup) {
+                *total += ij_now() - t0;
+                *flops += batch * ij_encoder_image_flops(c);
+                bench_peak_between(peak, s + 1 - warmup, steps);
+            }
+        }
+        printf("embed: %.1f images/s, %.1f ms per batch of %d\n", steps * batch / *total, 1e3 * *total / steps, batch);
+    } else if (rc == 0) {
+        size_t bucket = (size_t)(bucket_mb * (1 << 20) / sizeof(float));
+        rc = bench_data_parallel(&m, x, &ms, batch, warmup, steps, bucket, flops, total);
+    }
+    ij_mask_sampler_free(&ms);
+    free(x);
+    free(feat);
+    ij_model_free(&m);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     ModelArgs ma;
@@ -236,96 +321,43 @@ int cmd_bench(int argc, char **argv)
     const int root = ij_dist_rank() == 0;
     if (root) bench_peak_begin(&peak);
     if (ij_dist_size() > 1) peak.between = 0;
-    IjModel m;
-    if (ij_model_init(&m, &c, 0)) return -1;
-    ij_model_set_bf16(&m, peak.bf16);
     model_config_print(&c);
-    size_t img = (size_t)c.channels * c.img_size * c.img_size;
-    float *x = ij_alloc_aligned(sizeof(float) * img * (size_t)batch);
-    IjRng r = ij_rng(0, 99, 0);
-    for (size_t i = 0; i < img * (size_t)batch; i++) x[i] = (float)ij_rng_normal(&r);
     IjMaskParams mp;
     ij_mask_params_default(&mp, ij_grid(&c), batch);
     mp.mode = strcmp(masks, "fixed") == 0 ? IJ_MASKS_FIXED : IJ_MASKS_OFFICIAL;
     mp.num_targets = num_targets;
     mp.min_keep = min_keep;
     double loader_ips = 0;
-    if (data && (loader_ips = bench_loader(data, decode, loader_threads, &c, &mp, loader_batches)) < 0) {
-        ij_model_free(&m);
-        free(x);
-        return -1;
-    }
-    IjMaskSampler ms;
-    float *adam_m = NULL, *adam_v = NULL, *feat = NULL;
-    if (ij_mask_sampler_init(&ms, &mp)) {
-        ij_model_free(&m);
-        free(x);
-        return -1;
-    }
+    if (data && (loader_ips = bench_loader(data, decode, loader_threads, &c, &mp, loader_batches)) < 0) return -1;
     printf("threads: %d OpenMP, %d BLAS; batch %d; %d warm-up + %d timed steps\n", omp_get_max_threads(),
            openblas_get_num_threads(), batch, warmup, steps);
-    double t_target = 0, t_ctx = 0, t_pred = 0, t_back = 0, t_opt = 0, t_masks = 0, flops = 0, total = 0;
-    if (embed) {
-        feat = ij_malloc(sizeof(float) * (size_t)batch * c.embed_dim);
-        for (int s = 0; s < warmup + steps; s++) {
-            if (s == warmup) ij_work_time_start();
-            double t0 = ij_now();
-            ij_embed_batch(&m, &m.tenc, x, batch, IJ_POOL_LAST, feat);
-            if (s >= warmup) {
-                total += ij_now() - t0;
-                flops += batch * ij_encoder_image_flops(&c);
-                bench_peak_between(&peak, s + 1 - warmup, steps);
-            }
-        }
-        printf("embed: %.1f images/s, %.1f ms per batch of %d\n", steps * batch / total, 1e3 * total / steps, batch);
-    } else if (ij_dist_size() > 1) {
-        size_t bucket = (size_t)(bucket_mb * (1 << 20) / sizeof(float));
-        if ((rc = bench_data_parallel(&m, x, &ms, batch, warmup, steps, bucket, &flops, &total))) goto out;
+    double flops = 0, total = 0;
+    if (embed || ij_dist_size() > 1) {
+        if (bench_model(&c, &mp, batch, warmup, steps, embed, bucket_mb, &peak, &flops, &total)) return -1;
     } else {
-        adam_m = ij_alloc_aligned(sizeof(float) * m.tab.n_total);
-        adam_v = ij_alloc_aligned(sizeof(float) * m.tab.n_total);
-        IjAdamW opt = IJ_ADAMW_DEFAULT;
-        double ctx_tok = 0, tgt_tok = 0;
-        IjStepFlops phase = {0};
-        for (int s = 0; s < warmup + steps; s++) {
-            if (s == warmup) ij_work_time_start();
-            double t0 = ij_now();
-            ij_mask_sample(&ms, (uint64_t)s);
-            double t1 = ij_now();
-            ij_model_step(&m, x, &ms.masks, 1);
-            double t2 = ij_now();
-            ij_adamw_ema_step(m.be, m.params, m.grads, adam_m, adam_v, &m.tab, &opt, 1e-4, 0.04, s + 1, m.target,
-                              m.tab.n_encoder, 0.996);
-            double t3 = ij_now();
-            if (s < warmup) continue;
-            t_masks += t1 - t0;
-            t_target += m.time.target;
-            t_ctx += m.time.context;
-            t_pred += m.time.predictor;
-            t_back += m.time.backward;
-            t_opt += t3 - t2;
-            total += t3 - t0;
-            IjStepFlops f = ij_model_step_flops(&m, &ms.masks, 1);
-            flops += f.total;
-            phase.target += f.target, phase.context += f.context, phase.predictor += f.predictor;
-            phase.backward += f.backward;
-            ctx_tok += (double)ms.masks.ctx_off[batch] / batch;
-            tgt_tok += (double)ms.masks.tgt_off[num_targets * batch] / batch;
-            bench_peak_between(&peak, s + 1 - warmup, steps);
-        }
-        printf("train: %.1f images/s, %.1f ms per step (masks %s: %.1f context, %.1f target tokens per image)\n",
-               steps * batch / total, 1e3 * total / steps, masks, ctx_tok / steps, tgt_tok / steps);
-        printf("ms per step: data+masks %.1f | target fwd %.1f | context fwd %.1f | predictor fwd + loss %.1f"
-               " | backward %.1f | AdamW+EMA %.1f\n",
-               1e3 * t_masks / steps, 1e3 * t_target / steps, 1e3 * t_ctx / steps, 1e3 * t_pred / steps,
-               1e3 * t_back / steps, 1e3 * t_opt / steps);
+        IjTrainConfig tc = ma.tc;
+        tc.batch_size = batch;
+        snprintf(tc.masks, sizeof tc.masks, "%s", masks);
+        tc.num_pred_masks = num_targets;
+        tc.min_keep = min_keep;
+        tc.use_bfloat16 = peak.bf16 != 0;
+        tc.threads = threads;
+        StepTimes tm;
+        if (bench_train(&tc, warmup, steps, &peak, &tm)) return -1;
+        flops = tm.flops.total, total = tm.total;
+        const double ips = steps * batch / total, ms = 1e3 / steps;
+        printf("train: %.1f images/s, %.1f ms per step (ij_trainer_step; masks %s: %.1f context, %.1f target "
+               "tokens per image)\n", ips, ms * total, masks, tm.ctx_tokens / steps, tm.tgt_tokens / steps);
+        printf("ms per step: waiting for the loader %.1f | target fwd %.1f | context fwd %.1f | predictor fwd + loss "
+               "%.1f | backward %.1f | AdamW+EMA %.1f\n",
+               ms * tm.wait, ms * tm.target, ms * tm.context, ms * tm.predictor, ms * tm.backward, ms * tm.optim);
         printf("GFLOP per image: %.3f (matrix products actually run)\n", flops / steps / batch * 1e-9);
         printf("GFLOP/s by phase: target fwd %.1f | context fwd %.1f | predictor fwd + loss %.1f | backward %.1f\n",
-               phase.target / t_target * 1e-9, phase.context / t_ctx * 1e-9, phase.predictor / t_pred * 1e-9,
-               phase.backward / t_back * 1e-9);
+               tm.flops.target / tm.target * 1e-9, tm.flops.context / tm.context * 1e-9,
+               tm.flops.predictor / tm.predictor * 1e-9, tm.flops.backward / tm.backward * 1e-9);
         if (data)
-            printf("the loader delivers %.1fx the images/s that training consumes (%.0f vs %.1f)\n",
-                   loader_ips / (steps * batch / total), loader_ips, steps * batch / total);
+            printf("the loader delivers %.1fx the images/s that training consumes (%.0f vs %.1f)\n", loader_ips / ips,
+                   loader_ips, ips);
     }
     ij_work_time_stop();
     double achieved = flops / total * 1e-9;
@@ -340,12 +372,5 @@ int cmd_bench(int argc, char **argv)
         if (ij_dist_size() == 1) print_work_time(total, med, peak.bf16 ? "bf16" : "sgemm");
         printf("peak resident memory: %.0f MiB (without the peak readings' matrices)\n", peak.rss_mib);
     }
-out:
-    free(x);
-    free(adam_m);
-    free(adam_v);
-    free(feat);
-    ij_mask_sampler_free(&ms);
-    ij_model_free(&m);
-    return rc;
+    return 0;
 }

@@ -22,7 +22,7 @@ void model_args_defaults(ModelArgs *a, const char *preset, int img_size, int cha
 int model_args_options(Option *o, ModelArgs *a)
 {
     static const char *const names[] = {"model", "img-size", "channels", "patch-size", "embed-dim",
-                                        "depth", "heads", "pred-dim", "pred-depth"};
+                                        "depth", "heads", "mlp-dim", "pred-dim", "pred-depth"};
     IjSettingFlag f[96];
     int nf = ij_train_config_flags(f, 96), n = 0;
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
@@ -32,23 +32,13 @@ int model_args_options(Option *o, ModelArgs *a)
         int text = f[i].type == IJ_SETTING_TEXT;
         o[n++] = (Option){f[i].flag, text ? OPT_TEXT : OPT_INT, (char *)&a->tc + f[i].off, f[i].help,
                           text ? 0 : f[i].min, text ? (double)f[i].size : f[i].max, NULL};
-        if (k == 6) { /* after --heads: the MLP width, a setting of the model alone */
-            const IjShapeField *m = ij_shape_field("mlp_dim");
-            o[n++] = (Option){"mlp-dim", OPT_INT, &a->mlp_dim, "encoder MLP width (0: the preset's, or 4 x width)", 0,
-                              m->max, NULL};
-        }
     }
     return n;
 }
 
 int model_args_config(const ModelArgs *a, IjConfig *c)
 {
-    int rc = ij_train_config_model(&a->tc, c);
-    if (!a->mlp_dim) return rc;
-    IjConfig preset;
-    if (ij_config_preset(&preset, a->tc.model_name)) return -1; /* c was not filled */
-    c->mlp_dim = a->mlp_dim;
-    return ij_config_validate(c);
+    return ij_train_config_model(&a->tc, c);
 }
 
 void model_config_print(const IjConfig *c)

@@ -10,7 +10,6 @@
 
 typedef struct {
     IjTrainConfig tc; /* the model's settings live here, as in a training run */
-    int mlp_dim;      /* --mlp-dim: encoder MLP width (0: 4 x width, or the preset's) */
 } ModelArgs;
 
 /* The training defaults with these model settings. */

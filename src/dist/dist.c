@@ -149,14 +149,19 @@ int ij_dist_sum(double *x, int n)
     return wait_all(1, &req, "MPI_Iallreduce (sum)");
 }
 
+int ij_dist_max(int *x)
+{
+    if (g_size == 1) return 0;
+    MPI_Request req;
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, x, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &req);
+    if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Iallreduce (max)");
+    return wait_all(1, &req, "MPI_Iallreduce (max)");
+}
+
 int ij_dist_any(int flag, int *any)
 {
     *any = flag != 0;
-    if (g_size == 1) return 0;
-    MPI_Request req;
-    int rc = MPI_Iallreduce(MPI_IN_PLACE, any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &req);
-    if (rc != MPI_SUCCESS) return mpi_fail(rc, "MPI_Iallreduce (max)");
-    return wait_all(1, &req, "MPI_Iallreduce (max)");
+    return ij_dist_max(any);
 }
 
 int ij_dist_bcast(void *buf, size_t bytes)
@@ -282,6 +287,8 @@ int ij_dist_size(void) { return 1; }
 int ij_dist_compiled(void) { return 0; }
 int ij_dist_sum(double *x, int n) { return 0; }
 int ij_dist_bcast(void *buf, size_t bytes) { return 0; }
+
+int ij_dist_max(int *x) { return 0; }
 
 int ij_dist_any(int flag, int *any)
 {

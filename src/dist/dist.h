@@ -49,6 +49,7 @@ void ij_dist_slice(int batch, int rank, int size, int *lo, int *hi);
  * ij_error set. */
 int ij_dist_sum(double *x, int n);           /* x[i] = sum over ranks, in place */
 int ij_dist_any(int flag, int *any);         /* *any = 1 when flag != 0 on some rank */
+int ij_dist_max(int *x);                     /* *x = the largest over ranks, in place */
 int ij_dist_bcast(void *buf, size_t bytes);  /* rank 0's bytes to every rank */
 
 /* A 64-bit hash of the bits of n floats, continuing from h (start with 0). */

@@ -173,13 +173,6 @@ int ij_train_run(const IjTrainConfig *cfg, const IjRunOptions *o, const IjRunHoo
         window_start += ds;
     }
     while (t.step < t.total_steps) {
-        int stop = c.max_minutes > 0 && ij_now() - start >= c.max_minutes * 60;
-        if (c.max_minutes > 0 && ij_dist_any(stop, &stop)) goto done;  /* every rank stops at the same step */
-        if (stop) {
-            printf("%stime limit of %g minutes reached at step %lld\n", tty ? "\n" : "", c.max_minutes,
-                   (long long)t.step);
-            break;
-        }
         if (ij_trainer_step(&t, &st)) {
             char why[512];
             snprintf(why, sizeof why, "%s", ij_last_error());
@@ -233,15 +226,19 @@ int ij_train_run(const IjTrainConfig *cfg, const IjRunOptions *o, const IjRunHoo
             snprintf(name, sizeof name, "checkpoint-epoch%lld.safetensors", (long long)(t.step / t.ipe));
             if (save(&t, c.folder, name)) goto done;
         }
-        int sig = ij_stop_signal(); /* after the step's metrics line: the checkpoint is at the last line's step */
-        if (ij_dist_size() > 1) {   /* every rank stops at the same step */
-            int any;
-            if (ij_dist_any(sig != 0, &any)) goto done;
-            if (any && !sig) sig = SIGTERM;
-        }
-        if (sig) {
-            rc = stop_on_signal(&t, c.folder, sig, tty);
+        /* Stop here? After the step's metrics line (a checkpoint is at the last line's step): on a signal
+         * (2) or at the time limit (1); every rank stops at the same step, agreed in one reduction. */
+        int sig = ij_stop_signal();
+        int stop = sig ? 2 : c.max_minutes > 0 && ij_now() - start >= c.max_minutes * 60 ? 1 : 0;
+        if (ij_dist_max(&stop)) goto done;
+        if (stop == 2) {
+            rc = stop_on_signal(&t, c.folder, sig ? sig : SIGTERM, tty);
             goto done;
+        }
+        if (stop == 1 && t.step < t.total_steps) {
+            printf("%stime limit of %g minutes reached at step %lld\n", tty ? "\n" : "", c.max_minutes,
+                   (long long)t.step);
+            break;
         }
     }
     /* a run stopped by --minutes still ends with a probe point */

@@ -155,6 +155,8 @@ static const Key keys[] = {
     {"meta", "embed_dim", K_INT, F(embed_dim), 1, NULL, SHAPE_FLAG("embed-dim", "embed_dim", 1, "encoder width (0: preset)")},
     {"meta", "depth", K_INT, F(depth), 1, NULL, SHAPE_FLAG("depth", "depth", 1, "encoder blocks (0: preset)")},
     {"meta", "num_heads", K_INT, F(num_heads), 1, NULL, SHAPE_FLAG("heads", "num_heads", 1, "attention heads (0: preset)")},
+    {"meta", "mlp_dim", K_INT, F(mlp_dim), 1, NULL,
+     SHAPE_FLAG("mlp-dim", "mlp_dim", 1, "encoder MLP width (0: 4 x width, or the preset's)")},
     {"meta", "target_norm", K_BOOL, F(target_norm), 1, NULL,
      FLAG("target-norm", 1, 0, "LayerNorm (no affine) on the targets")},
 
@@ -701,6 +703,7 @@ int ij_train_config_model(const IjTrainConfig *c, IjConfig *m)
     if (c->embed_dim) m->embed_dim = c->embed_dim, m->mlp_dim = 4 * c->embed_dim;
     if (c->depth) m->depth = c->depth;
     if (c->num_heads) m->num_heads = c->num_heads;
+    if (c->mlp_dim) m->mlp_dim = c->mlp_dim;
     m->pred_dim = c->pred_emb_dim;
     m->pred_depth = c->pred_depth;
     m->pred_mlp_dim = 4 * c->pred_emb_dim;

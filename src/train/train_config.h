@@ -37,6 +37,7 @@ typedef struct {
     char model_name[32];       /* preset, e.g. "vit_tiny" */
     int pred_depth, pred_emb_dim;
     int embed_dim, depth, num_heads; /* 0 = preset */
+    int mlp_dim;               /* encoder MLP width; 0 = 4 x embed_dim, or the preset's */
     int channels;              /* 1 or 3 */
     int seed;
     char loss[16];             /* "smooth_l1" or "l2" */

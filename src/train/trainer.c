@@ -126,6 +126,7 @@ int ij_trainer_step(IjTrainer *t, IjStepStats *st)
         t->model.grads_ready_ctx = &t->reducer;
     }
     float loss = ij_model_step(&t->model, batch->images, part, 1);
+    IjStepFlops flops = st ? ij_model_step_flops(&t->model, part, 1) : (IjStepFlops){0};
     t->model.loss_denom = 0;  /* other uses of the model (diagnostics) see a plain model */
     t->model.grads_ready = NULL;
     ij_loader_release(&t->loader); /* batch and mk are gone from here on */
@@ -147,7 +148,7 @@ int ij_trainer_step(IjTrainer *t, IjStepStats *st)
     if (st) {
         *st = (IjStepStats){loss, v.lr, v.wd, v.momentum, s, epoch,
                             1e3 * (t2 - t0), ms_data, ms_masks, 1e3 * (t3 - t2), 1e3 * (t4 - tc),
-                            1e3 * (t4 - t0), ctx, tgt, 1e3 * (tc - t3)};
+                            1e3 * (t4 - t0), ctx, tgt, 1e3 * (tc - t3), flops};
     }
     return 0;
 }

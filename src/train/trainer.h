@@ -14,6 +14,7 @@
 #include "data/dataset.h"
 #include "dist/dist.h"
 #include "dist/mask_slice.h"
+#include "model/flops.h"
 #include "model/model.h"
 #include "train/loader.h"
 #include "train/masks.h"
@@ -31,6 +32,7 @@ typedef struct {
     double ms_model, ms_optim, ms_total;
     int ctx_tokens, tgt_tokens;  /* per image, average over the batch */
     double ms_comm;       /* data parallel: waiting for the gradient allreduce after the backward pass */
+    IjStepFlops flops;    /* the matrix products this process ran (model/flops.h) */
 } IjStepStats;
 
 typedef struct {
