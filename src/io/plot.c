@@ -9,17 +9,12 @@
 #include "io/plot.h"
 
 #include "core/error.h"
-#include "io/fsutil.h"
 #include "io/font5x7.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define TEXT_SCALE 2
 #define TITLE_SCALE 3
@@ -32,72 +27,6 @@
 #define COLOR_GRID 0xe4e4e4u
 #define COLOR_LEGEND_FRAME 0xa0a0a0u
 #define COLOR_WHITE 0xffffffu
-
-/* ---- image and drawing primitives ------------------------------------------------------------ */
-
-typedef struct {
-    uint8_t *px; /* (h, w, 3) */
-    int w, h;
-} Image;
-
-/* Blends rgb over pixel (x, y) with coverage alpha in [0, 1]; outside the image does nothing. */
-static void blend(Image *im, int x, int y, uint32_t rgb, double alpha)
-{
-    if (x < 0 || y < 0 || x >= im->w || y >= im->h || alpha <= 0) return;
-    uint8_t *p = im->px + ((size_t)y * (size_t)im->w + (size_t)x) * 3;
-    const int c[3] = {(int)(rgb >> 16) & 255, (int)(rgb >> 8) & 255, (int)rgb & 255};
-    for (int k = 0; k < 3; k++) {
-        if (alpha >= 1) p[k] = (uint8_t)c[k];
-        else p[k] = (uint8_t)lrint(p[k] + (c[k] - p[k]) * alpha);
-    }
-}
-
-/* Fills columns x0..x1-1, rows y0..y1-1 (clipped to the image). */
-static void fill_rect(Image *im, int x0, int y0, int x1, int y1, uint32_t rgb)
-{
-    for (int y = y0; y < y1; y++)
-        for (int x = x0; x < x1; x++) blend(im, x, y, rgb, 1);
-}
-
-/* Width in pixels of s drawn at scale s (6-px cells, no trailing gap). */
-static int text_width(const char *s, int scale)
-{
-    size_t n = s ? strlen(s) : 0;
-    return n ? (int)n * 6 * scale - scale : 0;
-}
-
-static const uint8_t *glyph(char c)
-{
-    unsigned char u = (unsigned char)c;
-    return IJ_FONT5X7[(u >= 32 && u <= 126 ? u : '?') - 32];
-}
-
-/* Horizontal text with its top-left corner at (x, y). */
-static void draw_text(Image *im, int x, int y, const char *s, int scale, uint32_t rgb)
-{
-    for (; s && *s; s++, x += 6 * scale) {
-        const uint8_t *g = glyph(*s);
-        for (int r = 0; r < IJ_FONT_H; r++)
-            for (int c = 0; c < IJ_FONT_W; c++)
-                if (g[r] >> (IJ_FONT_W - 1 - c) & 1)
-                    fill_rect(im, x + c * scale, y + r * scale, x + (c + 1) * scale, y + (r + 1) * scale, rgb);
-    }
-}
-
-/* Text rotated 90 degrees counter-clockwise (read bottom to top); the glyph tops face column x
- * and the text starts at row y (its bottom end). */
-static void draw_text_up(Image *im, int x, int y, const char *s, int scale, uint32_t rgb)
-{
-    for (int u = 0; s && *s; s++, u += 6 * scale) {
-        const uint8_t *g = glyph(*s);
-        for (int r = 0; r < IJ_FONT_H; r++)
-            for (int c = 0; c < IJ_FONT_W; c++)
-                if (g[r] >> (IJ_FONT_W - 1 - c) & 1) {
-                    int px = x + r * scale, py = y - u - (c + 1) * scale;
-                    fill_rect(im, px, py, px + scale, py + scale, rgb);
-                }
-    }
-}
 
 /* ---- axes: ranges, ticks, labels --------------------------------------------------------------- */
 
@@ -237,7 +166,7 @@ static int max_label_width(const Ticks *t)
 {
     int w = 0;
     for (int i = 0; i < t->n; i++) {
-        int tw = text_width(t->label[i], TEXT_SCALE);
+        int tw = ij_canvas_text_width(t->label[i], TEXT_SCALE);
         if (tw > w) w = tw;
     }
     return w;
@@ -438,13 +367,13 @@ static void stroke_series(const Layout *lay, const IjSeries *s, Coverage *c)
     }
 }
 
-static void composite(Image *im, const Coverage *c, uint32_t rgb, uint8_t *occupied)
+static void composite(IjCanvas *im, const Coverage *c, uint32_t rgb, uint8_t *occupied)
 {
     for (int j = 0; j < c->h; j++)
         for (int i = 0; i < c->w; i++) {
             float a = c->a[(size_t)j * (size_t)c->w + (size_t)i];
             if (a <= 0) continue;
-            blend(im, c->x0 + i, c->y0 + j, rgb, a);
+            ij_canvas_blend(im, c->x0 + i, c->y0 + j, rgb, a);
             if (a > 0.25f) occupied[(size_t)j * (size_t)c->w + (size_t)i] = 1;
         }
 }
@@ -454,13 +383,13 @@ static void composite(Image *im, const Coverage *c, uint32_t rgb, uint8_t *occup
 #define LEGEND_SAMPLE 28
 #define LEGEND_ROW (TEXT_H + 4)
 
-static void draw_legend(Image *im, const Layout *lay, const IjPanel *p, const uint8_t *occupied)
+static void draw_legend(IjCanvas *im, const Layout *lay, const IjPanel *p, const uint8_t *occupied)
 {
     int n = 0, textw = 0;
     for (int s = 0; s < p->nseries; s++)
         if (p->series[s].label && *p->series[s].label) {
             n++;
-            int tw = text_width(p->series[s].label, TEXT_SCALE);
+            int tw = ij_canvas_text_width(p->series[s].label, TEXT_SCALE);
             if (tw > textw) textw = tw;
         }
     if (n == 0) return;
@@ -481,33 +410,33 @@ static void draw_legend(Image *im, const Layout *lay, const IjPanel *p, const ui
                     count += occupied[(size_t)(y - lay->T) * (size_t)cw + (size_t)(x - lay->L)];
         if (best < 0 || count < best) best = count, bx = cx[k], by = cy[k];
     }
-    fill_rect(im, bx, by, bx + bw, by + bh, COLOR_WHITE);
-    fill_rect(im, bx, by, bx + bw, by + 1, COLOR_LEGEND_FRAME);
-    fill_rect(im, bx, by + bh - 1, bx + bw, by + bh, COLOR_LEGEND_FRAME);
-    fill_rect(im, bx, by, bx + 1, by + bh, COLOR_LEGEND_FRAME);
-    fill_rect(im, bx + bw - 1, by, bx + bw, by + bh, COLOR_LEGEND_FRAME);
+    ij_canvas_fill(im, bx, by, bx + bw, by + bh, COLOR_WHITE, 1);
+    ij_canvas_fill(im, bx, by, bx + bw, by + 1, COLOR_LEGEND_FRAME, 1);
+    ij_canvas_fill(im, bx, by + bh - 1, bx + bw, by + bh, COLOR_LEGEND_FRAME, 1);
+    ij_canvas_fill(im, bx, by, bx + 1, by + bh, COLOR_LEGEND_FRAME, 1);
+    ij_canvas_fill(im, bx + bw - 1, by, bx + bw, by + bh, COLOR_LEGEND_FRAME, 1);
     int row = 0;
     for (int s = 0; s < p->nseries; s++) {
         const IjSeries *ser = &p->series[s];
         if (!ser->label || !*ser->label) continue;
         int ty = by + 6 + row * LEGEND_ROW + 1;
-        fill_rect(im, bx + 10, ty + CAP_H / 2 - 1, bx + 10 + LEGEND_SAMPLE, ty + CAP_H / 2 + 1, ser->rgb);
-        draw_text(im, bx + 10 + LEGEND_SAMPLE + 8, ty, ser->label, TEXT_SCALE, COLOR_TEXT);
+        ij_canvas_fill(im, bx + 10, ty + CAP_H / 2 - 1, bx + 10 + LEGEND_SAMPLE, ty + CAP_H / 2 + 1, ser->rgb, 1);
+        ij_canvas_text(im, bx + 10 + LEGEND_SAMPLE + 8, ty, ser->label, TEXT_SCALE, COLOR_TEXT);
         row++;
     }
 }
 
-static void draw_panel(Image *im, const Layout *lay, const IjPanel *p, Coverage *cov, uint8_t *occupied)
+static void draw_panel(IjCanvas *im, const Layout *lay, const IjPanel *p, Coverage *cov, uint8_t *occupied)
 {
     int L = lay->L, R = lay->R, T = lay->T, B = lay->B;
     /* grid */
     for (int i = 0; i < lay->xt.n; i++) {
         int x = (int)floor(ij_plot_map(&lay->x, lay->xt.v[i]));
-        fill_rect(im, x, T + 1, x + 1, B, COLOR_GRID);
+        ij_canvas_fill(im, x, T + 1, x + 1, B, COLOR_GRID, 1);
     }
     for (int i = 0; i < lay->yt.n; i++) {
         int y = (int)floor(ij_plot_map(&lay->y, lay->yt.v[i]));
-        fill_rect(im, L + 1, y, R, y + 1, COLOR_GRID);
+        ij_canvas_fill(im, L + 1, y, R, y + 1, COLOR_GRID, 1);
     }
     /* series */
     memset(occupied, 0, (size_t)cov->w * (size_t)cov->h);
@@ -517,104 +446,33 @@ static void draw_panel(Image *im, const Layout *lay, const IjPanel *p, Coverage 
     }
     draw_legend(im, lay, p, occupied);
     /* frame, ticks, tick labels */
-    fill_rect(im, L, T, R + 1, T + 1, COLOR_FRAME);
-    fill_rect(im, L, B, R + 1, B + 1, COLOR_FRAME);
-    fill_rect(im, L, T, L + 1, B + 1, COLOR_FRAME);
-    fill_rect(im, R, T, R + 1, B + 1, COLOR_FRAME);
+    ij_canvas_fill(im, L, T, R + 1, T + 1, COLOR_FRAME, 1);
+    ij_canvas_fill(im, L, B, R + 1, B + 1, COLOR_FRAME, 1);
+    ij_canvas_fill(im, L, T, L + 1, B + 1, COLOR_FRAME, 1);
+    ij_canvas_fill(im, R, T, R + 1, B + 1, COLOR_FRAME, 1);
     for (int i = 0; i < lay->xt.n; i++) {
         int x = (int)floor(ij_plot_map(&lay->x, lay->xt.v[i]));
-        fill_rect(im, x, B + 1, x + 1, B + 1 + TICK_LEN, COLOR_FRAME);
-        int tw = text_width(lay->xt.label[i], TEXT_SCALE);
+        ij_canvas_fill(im, x, B + 1, x + 1, B + 1 + TICK_LEN, COLOR_FRAME, 1);
+        int tw = ij_canvas_text_width(lay->xt.label[i], TEXT_SCALE);
         int tx = x - tw / 2;
         if (tx + tw > im->w - 2) tx = im->w - 2 - tw;
-        draw_text(im, tx, B + 1 + TICK_LEN + 4, lay->xt.label[i], TEXT_SCALE, COLOR_TEXT);
+        ij_canvas_text(im, tx, B + 1 + TICK_LEN + 4, lay->xt.label[i], TEXT_SCALE, COLOR_TEXT);
     }
     for (int i = 0; i < lay->yt.n; i++) {
         int y = (int)floor(ij_plot_map(&lay->y, lay->yt.v[i]));
-        fill_rect(im, L - TICK_LEN, y, L, y + 1, COLOR_FRAME);
-        int tw = text_width(lay->yt.label[i], TEXT_SCALE);
-        draw_text(im, L - TICK_LEN - 6 - tw, y - CAP_H / 2, lay->yt.label[i], TEXT_SCALE, COLOR_TEXT);
+        ij_canvas_fill(im, L - TICK_LEN, y, L, y + 1, COLOR_FRAME, 1);
+        int tw = ij_canvas_text_width(lay->yt.label[i], TEXT_SCALE);
+        ij_canvas_text(im, L - TICK_LEN - 6 - tw, y - CAP_H / 2, lay->yt.label[i], TEXT_SCALE, COLOR_TEXT);
     }
     /* titles and axis labels */
     int mid = (L + R) / 2;
     if (p->title && *p->title)
-        draw_text(im, mid - text_width(p->title, TEXT_SCALE) / 2, lay->top + 8, p->title, TEXT_SCALE, COLOR_TEXT);
+        ij_canvas_text(im, mid - ij_canvas_text_width(p->title, TEXT_SCALE) / 2, lay->top + 8, p->title, TEXT_SCALE, COLOR_TEXT);
     if (p->xlabel && *p->xlabel)
-        draw_text(im, mid - text_width(p->xlabel, TEXT_SCALE) / 2, B + 1 + TICK_LEN + 4 + TEXT_H + 8, p->xlabel,
+        ij_canvas_text(im, mid - ij_canvas_text_width(p->xlabel, TEXT_SCALE) / 2, B + 1 + TICK_LEN + 4 + TEXT_H + 8, p->xlabel,
                   TEXT_SCALE, COLOR_TEXT);
     if (p->ylabel && *p->ylabel)
-        draw_text_up(im, 10, (T + B) / 2 + text_width(p->ylabel, TEXT_SCALE) / 2, p->ylabel, TEXT_SCALE, COLOR_TEXT);
-}
-
-/* ---- PNG output ------------------------------------------------------------------------------- */
-
-typedef struct {
-    char msg[256];
-} PngErr;
-
-static void on_png_error(png_structp png, png_const_charp msg)
-{
-    PngErr *e = png_get_error_ptr(png);
-    snprintf(e->msg, sizeof e->msg, "libpng: %s", msg);
-    png_longjmp(png, 1);
-}
-
-static void on_png_warning(png_structp png, png_const_charp msg)
-{
-    (void)png, (void)msg;
-}
-
-/* Encodes im into fp; -1 with e->msg set on a libpng error (write errors included). */
-static int encode_png(FILE *fp, const Image *im, PngErr *e)
-{
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, e, on_png_error, on_png_warning);
-    if (!png) {
-        snprintf(e->msg, sizeof e->msg, "libpng: cannot create a writer");
-        return -1;
-    }
-    png_infop info = png_create_info_struct(png);
-    if (!info) {
-        png_destroy_write_struct(&png, NULL);
-        snprintf(e->msg, sizeof e->msg, "libpng: cannot create an info struct");
-        return -1;
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        return -1;
-    }
-    png_init_io(png, fp);
-    png_set_IHDR(png, info, (png_uint_32)im->w, (png_uint_32)im->h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < im->h; y++) png_write_row(png, im->px + (size_t)y * (size_t)im->w * 3);
-    png_write_end(png, info);
-    png_destroy_write_struct(&png, &info);
-    return 0;
-}
-
-static int write_png_atomic(const char *path, const Image *im)
-{
-    size_t tlen = strlen(path) + 32;
-    char *tmp = ij_malloc(tlen);
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-    PngErr e = {{0}};
-    int rc = 0;
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        rc = ij_error("%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-    } else {
-        int ok = encode_png(fp, im, &e) == 0;
-        int err = 0;
-        if (ok && (fflush(fp) != 0 || fsync(fileno(fp)) != 0)) ok = 0, err = errno;
-        if (fclose(fp) != 0 && ok) ok = 0, err = errno;
-        if (!ok && e.msg[0]) rc = ij_error("%s: %s", path, e.msg);
-        else if (!ok) rc = ij_error("%s: write failed: %s", path, strerror(err ? err : EIO));
-        else if (rename(tmp, path) != 0) rc = ij_error("%s: cannot rename the temporary file: %s", path, strerror(errno));
-        if (rc != 0) remove(tmp);
-        else ij_fsync_parent_dir(path);
-    }
-    free(tmp);
-    return rc;
+        ij_canvas_text_up(im, 10, (T + B) / 2 + ij_canvas_text_width(p->ylabel, TEXT_SCALE) / 2, p->ylabel, TEXT_SCALE, COLOR_TEXT);
 }
 
 /* ---- entry points ----------------------------------------------------------------------------- */
@@ -630,10 +488,10 @@ int ij_plot_png(const char *path, const char *title, const IjPanel *panels, int 
             return -1;
         }
 
-    Image im = {ij_malloc((size_t)width * (size_t)height * 3), width, height};
+    IjCanvas im = {ij_malloc((size_t)width * (size_t)height * 3), width, height};
     memset(im.px, 255, (size_t)width * (size_t)height * 3);
     if (title && *title)
-        draw_text(&im, (width - text_width(title, TITLE_SCALE)) / 2, 10, title, TITLE_SCALE, COLOR_TEXT);
+        ij_canvas_text(&im, (width - ij_canvas_text_width(title, TITLE_SCALE)) / 2, 10, title, TITLE_SCALE, COLOR_TEXT);
     for (int p = 0; p < npanels; p++) {
         const Layout *lay = &lays[p];
         Coverage cov = {NULL, lay->L, lay->T, lay->R - lay->L + 1, lay->B - lay->T + 1};
@@ -644,7 +502,7 @@ int ij_plot_png(const char *path, const char *title, const IjPanel *panels, int 
         free(cov.a);
     }
     free(lays);
-    int rc = write_png_atomic(path, &im);
+    int rc = ij_canvas_png(path, &im);
     free(im.px);
     return rc;
 }
@@ -656,41 +514,3 @@ uint32_t ij_plot_color(int i)
     return tab10[((i % 10) + 10) % 10];
 }
 
-/* ---- plain pictures ----------------------------------------------------------------------------- */
-
-IjCanvas ij_canvas_new(int w, int h, uint32_t bg)
-{
-    IJ_ASSERT(w > 0 && h > 0);
-    IjCanvas im = {ij_malloc((size_t)w * (size_t)h * 3), w, h};
-    for (size_t i = 0; i < (size_t)w * (size_t)h; i++) {
-        im.px[3 * i] = (uint8_t)(bg >> 16), im.px[3 * i + 1] = (uint8_t)(bg >> 8), im.px[3 * i + 2] = (uint8_t)bg;
-    }
-    return im;
-}
-
-void ij_canvas_free(IjCanvas *im)
-{
-    free(im->px);
-    im->px = NULL;
-}
-
-void ij_canvas_fill(IjCanvas *im, int x0, int y0, int x1, int y1, uint32_t rgb, double alpha)
-{
-    Image t = {im->px, im->w, im->h};
-    for (int y = y0 < 0 ? 0 : y0; y < y1 && y < im->h; y++)
-        for (int x = x0 < 0 ? 0 : x0; x < x1 && x < im->w; x++) blend(&t, x, y, rgb, alpha);
-}
-
-void ij_canvas_text(IjCanvas *im, int x, int y, const char *s, int scale, uint32_t rgb)
-{
-    Image t = {im->px, im->w, im->h};
-    draw_text(&t, x, y, s, scale, rgb);
-}
-
-int ij_canvas_text_width(const char *s, int scale) { return text_width(s, scale); }
-
-int ij_canvas_png(const char *path, const IjCanvas *im)
-{
-    Image t = {im->px, im->w, im->h};
-    return write_png_atomic(path, &t);
-}

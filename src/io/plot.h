@@ -10,6 +10,8 @@
 #ifndef IJEPA_IO_PLOT_H
 #define IJEPA_IO_PLOT_H
 
+#include "io/canvas.h"
+
 #include <stdint.h>
 
 typedef struct {
@@ -62,22 +64,5 @@ int ij_plot_panel_axes(const char *title, const IjPanel *panels, int npanels, in
 
 /* A ten-colour palette for series (matplotlib's "tab10"); i wraps around. */
 uint32_t ij_plot_color(int i);
-
-/* Plain RGB pictures (image grids, overlays) with the same text and PNG writer. */
-typedef struct {
-    uint8_t *px;  /* (h, w, 3) */
-    int w, h;
-} IjCanvas;
-
-/* A w x h picture filled with bg (0xRRGGBB). */
-IjCanvas ij_canvas_new(int w, int h, uint32_t bg);
-void ij_canvas_free(IjCanvas *im);
-/* Blends rgb over columns x0..x1-1, rows y0..y1-1 with opacity alpha in [0, 1] (clipped). */
-void ij_canvas_fill(IjCanvas *im, int x0, int y0, int x1, int y1, uint32_t rgb, double alpha);
-/* Text with its top-left corner at (x, y), 5x7 glyphs in 6-px cells times scale. */
-void ij_canvas_text(IjCanvas *im, int x, int y, const char *s, int scale, uint32_t rgb);
-int ij_canvas_text_width(const char *s, int scale);
-/* Written atomically, as ij_plot_png. */
-int ij_canvas_png(const char *path, const IjCanvas *im);
 
 #endif
