@@ -3,7 +3,7 @@
  *
  * IJ_FONT5X7[c - 32][row] holds one glyph row (row 0 at the top) in the low 5 bits, bit 4 being the
  * leftmost column. Characters advance 6 columns (one blank column of spacing). Included only by
- * plot.c. */
+ * canvas.c. */
 #ifndef IJEPA_IO_FONT5X7_H
 #define IJEPA_IO_FONT5X7_H
 
