@@ -287,7 +287,9 @@ int cmd_bench(int argc, char **argv)
     o[n++] = (Option){"kernels", OPT_FLAG, &kernels, "time the blocks' products alone (one thread, own kernel vs OpenBLAS)", 0, -1, NULL};
     o[n++] = (Option){"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 4096, NULL};
     o[n++] = (Option){"bf16", OPT_SWITCH, &bf16, "bf16 operands in the matrix products, float32 sums (meta.use_bfloat16)", 0, -1, NULL};
-    o[n++] = (Option){"masks", OPT_STRING, &masks, "official or fixed", 0, -1, NULL};
+    char masks_help[160];
+    snprintf(masks_help, sizeof masks_help, "mask sampler: %s (train/masks.h)", ij_mask_mode_list());
+    o[n++] = (Option){"masks", OPT_STRING, &masks, masks_help, 0, -1, NULL};
     o[n++] = (Option){"num-targets", OPT_INT, &num_targets, "target blocks", 1, 64, NULL};
     o[n++] = (Option){"min-keep", OPT_INT, &min_keep, "least context tokens", 0, 1 << 20, NULL};
     o[n++] = (Option){"data", OPT_STRING, &data, "also time the data loader on this source (see train --data)", 0, -1, NULL};
@@ -297,8 +299,8 @@ int cmd_bench(int argc, char **argv)
     o[n++] = (Option){"bucket-mb", OPT_FLOAT, &bucket_mb, "mpirun: gradient allreduce bucket in MiB (0: one allreduce after the backward pass)", 0, 1 << 20, NULL};
     int rc = opt_parse(o, n, argc, argv, 2, usage);
     if (rc) return rc < 0 ? -1 : 0;
-    if (strcmp(masks, "official") && strcmp(masks, "fixed"))
-        return ij_error("--masks must be 'official' or 'fixed', got '%s'", masks);
+    IjMaskMode mode;
+    if (ij_mask_mode_parse(masks, &mode)) return -1;
     if (strcmp(decode, "once") && strcmp(decode, "per-batch"))
         return ij_error("--decode must be 'once' or 'per-batch', got '%s'", decode);
     if (threads > 0) {
@@ -324,7 +326,7 @@ int cmd_bench(int argc, char **argv)
     model_config_print(&c);
     IjMaskParams mp;
     ij_mask_params_default(&mp, ij_grid(&c), batch);
-    mp.mode = strcmp(masks, "fixed") == 0 ? IJ_MASKS_FIXED : IJ_MASKS_OFFICIAL;
+    mp.mode = mode;
     mp.num_targets = num_targets;
     mp.min_keep = min_keep;
     double loader_ips = 0;
