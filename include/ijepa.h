@@ -27,6 +27,7 @@
 #define IJEPA_H
 
 #include "core/error.h"
+#include "core/version.h"
 #include "data/dataset.h"
 #include "eval/embed.h"
 #include "eval/knn.h"

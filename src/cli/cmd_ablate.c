@@ -33,7 +33,8 @@ static const char usage[] =
     "flags after '--', e.g. --config docs/fmnist_recipe.yaml --steps 200), score each with the\n"
     "online probe on held-out TRAINING images and the collapse diagnostics, and write\n"
     "DIR/ablate.md, DIR/ablate.json, DIR/ablate_curves.png and one run folder per variant.\n"
-    "--grid takes variant names and group names (comma separated):\n";
+    "The train flags after '--' are those of `ijepa train --help` (--threads N among them).\n"
+    "--grid takes variant names and group names (comma separated): see the lists below.\n";
 
 typedef struct {
     const char *name, *what, *flags;
@@ -283,7 +284,7 @@ int cmd_ablate(int argc, char **argv)
         return 0;
     }
     if (rc) return -1;
-    if (!out) return ij_error("--out is required (see --help)");
+    if (!out) return opt_usage_error("--out is required (see --help)");
     char **base = argv + (sep < argc ? sep + 1 : argc);
     int nbase = argc - (sep < argc ? sep + 1 : argc);
     char basestr[2048] = "";

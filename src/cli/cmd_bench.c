@@ -285,7 +285,7 @@ int cmd_bench(int argc, char **argv)
     o[n++] = (Option){"warmup", OPT_INT, &warmup, "untimed steps first (ragged mask sizes grow the scratch buffers during the first steps)", 0, 1 << 20, NULL};
     o[n++] = (Option){"embed", OPT_FLAG, &embed, "time feature extraction instead of training", 0, -1, NULL};
     o[n++] = (Option){"kernels", OPT_FLAG, &kernels, "time the blocks' products alone (one thread, own kernel vs OpenBLAS)", 0, -1, NULL};
-    o[n++] = (Option){"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 4096, NULL};
+    o[n++] = (Option)OPT_THREADS(threads);
     o[n++] = (Option){"bf16", OPT_SWITCH, &bf16, "bf16 operands in the matrix products, float32 sums (meta.use_bfloat16)", 0, -1, NULL};
     char masks_help[160];
     snprintf(masks_help, sizeof masks_help, "mask sampler: %s (train/masks.h)", ij_mask_mode_list());
@@ -302,11 +302,8 @@ int cmd_bench(int argc, char **argv)
     IjMaskMode mode;
     if (ij_mask_mode_parse(masks, &mode)) return -1;
     if (strcmp(decode, "once") && strcmp(decode, "per-batch"))
-        return ij_error("--decode must be 'once' or 'per-batch', got '%s'", decode);
-    if (threads > 0) {
-        omp_set_num_threads(threads);
-        openblas_set_num_threads(threads);
-    }
+        return opt_usage_error("--decode must be 'once' or 'per-batch', got '%s'", decode);
+    opt_apply_threads(threads);
     IjConfig c;
     if (model_args_config(&ma, &c)) return -1;
     if (kernels) {

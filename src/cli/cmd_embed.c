@@ -21,7 +21,7 @@ int cmd_embed(int argc, char **argv)
 {
     const char *checkpoint = NULL, *data = "fashion-mnist", *encoder = "target", *pool_s = "last";
     const char *split = "train", *out = NULL;
-    int batch = 256, random_init = 0, seed = 0, bf16 = 0;
+    int batch = 256, random_init = 0, seed = 0, bf16 = 0, threads = 0;
     Option o[] = {
         {"checkpoint", OPT_STRING, &checkpoint, "safetensors checkpoint (a training run's, or a bare encoder)", 0, -1, NULL},
         {"data", OPT_STRING, &data, "data source", 0, -1, NULL},
@@ -33,12 +33,14 @@ int cmd_embed(int argc, char **argv)
         {"random-init", OPT_FLAG, &random_init, "use a random-init encoder of the checkpoint's shape", 0, -1, NULL},
         {"seed", OPT_INT, &seed, "seed of --random-init", 0, 2147483647, NULL},
         {"bf16", OPT_SWITCH, &bf16, "bf16 operands in the matrix products, float32 sums", 0, -1, NULL},
+        OPT_THREADS(threads),
     };
     int rc = opt_parse(o, (int)(sizeof o / sizeof o[0]), argc, argv, 2, usage);
     if (rc) return rc < 0 ? -1 : 0;
-    if (!checkpoint || !out) return ij_error("--checkpoint and --out are required (see --help)");
+    if (!checkpoint || !out) return opt_usage_error("--checkpoint and --out are required (see --help)");
+    opt_apply_threads(threads);
     int train = strcmp(split, "train") == 0;
-    if (!train && strcmp(split, "test") != 0) return ij_error("--split must be 'train' or 'test', got '%s'", split);
+    if (!train && strcmp(split, "test") != 0) return opt_usage_error("--split must be 'train' or 'test', got '%s'", split);
     IjPool pool;
     if (eval_parse_pool(pool_s, &pool)) return -1;
     char path[1100];

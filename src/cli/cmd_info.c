@@ -32,17 +32,19 @@ int cmd_info(int argc, char **argv)
     ModelArgs ma;
     model_args_defaults(&ma, "vit_tiny", 28, 1, 4, 96, 6);
     const char *checkpoint = NULL, *save = NULL;
-    int seed = 0, batch = 8;
-    Option opts[MODEL_ARGS_COUNT + 4];
+    int seed = 0, batch = 8, threads = 0;
+    Option opts[MODEL_ARGS_COUNT + 5];
     int n = model_args_options(opts, &ma);
     opts[n++] = (Option){"checkpoint", OPT_STRING, &checkpoint, "read the configuration and weights from a safetensors checkpoint", 0, -1, NULL};
     opts[n++] = (Option){"save", OPT_STRING, &save, "write the (initialised or loaded) model to this safetensors file", 0, -1, NULL};
     opts[n++] = (Option){"seed", OPT_INT, &seed, "initialisation seed", 0, 2147483647, NULL};
     opts[n++] = (Option){"batch", OPT_INT, &batch, "images in the timed forward pass", 1, 4096, NULL};
+    opts[n++] = (Option)OPT_THREADS(threads);
     int rc = opt_parse(opts, n, argc, argv, 2, "usage: ijepa info [options]\n\n"
                        "Print a model's shape, parameters per tensor group and FLOPs per image, and time\n"
                        "a forward pass of its target encoder on random images.");
     if (rc) return rc < 0 ? -1 : 0;
+    opt_apply_threads(threads);
 
     IjConfig c;
     if (checkpoint ? ij_checkpoint_config(checkpoint, &c) : model_args_config(&ma, &c)) return -1;

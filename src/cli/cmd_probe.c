@@ -117,7 +117,7 @@ int cmd_probe(int argc, char **argv)
 {
     const char *checkpoint = NULL, *data = "fashion-mnist", *encoder = "target", *pool_s = "last";
     const char *out = NULL, *test_data = NULL;
-    int seed = -1, batch = 256, baselines = 1, bf16 = 0;
+    int seed = -1, batch = 256, baselines = 1, bf16 = 0, threads = 0;
     AttnSettings attn = {1, 20, 8.0};
     Option o[] = {
         {"checkpoint", OPT_STRING, &checkpoint, "safetensors checkpoint (a training run's, or a bare encoder)", 0, -1, NULL},
@@ -133,10 +133,12 @@ int cmd_probe(int argc, char **argv)
         {"attentive", OPT_SWITCH, &attn.on, "attentive probe on the final tokens (pixels: patches as tokens)", 0, -1, NULL},
         {"attentive-epochs", OPT_INT, &attn.epochs, "attentive probe: epochs of each fit (one per learning rate 3e-4, 1e-3, 3e-3, then the refit)", 1, 10000, NULL},
         {"attentive-max-gb", OPT_FLOAT, &attn.max_gb, "attentive probe: most memory its tokens may take (else the column is left out, with a note)", 0, 1e6, NULL},
+        OPT_THREADS(threads),
     };
     int rc = opt_parse(o, (int)(sizeof o / sizeof o[0]), argc, argv, 2, usage);
     if (rc) return rc < 0 ? -1 : 0;
-    if (!checkpoint) return ij_error("--checkpoint is required (see --help)");
+    if (!checkpoint) return opt_usage_error("--checkpoint is required (see --help)");
+    opt_apply_threads(threads);
     IjPool pool;
     if (eval_parse_pool(pool_s, &pool)) return -1;
     char dirbuf[1024];

@@ -76,15 +76,12 @@ int cmd_viz(int argc, char **argv)
         {"bank", OPT_INT, &nbank, "training images that fit the PCA and form the patch bank", 1, 20000, NULL},
         {"scale", OPT_INT, &scale, "screen pixels per image pixel", 1, 32, NULL},
         {"counter", OPT_INT, &counter, "batch counter of the masks drawn", 0, 2147483647, NULL},
-        {"threads", OPT_INT, &threads, "CPU threads (0: all cores)", 0, 4096, NULL},
+        OPT_THREADS(threads),
     };
     int rc = opt_parse(o, (int)(sizeof o / sizeof o[0]), argc, argv, 2, usage);
     if (rc) return rc < 0 ? -1 : 0;
-    if (!run) return ij_error("--run is required (see --help)");
-    if (threads > 0) {
-        omp_set_num_threads(threads);
-        openblas_set_num_threads(threads);
-    }
+    if (!run) return opt_usage_error("--run is required (see --help)");
+    opt_apply_threads(threads);
     if (!out) out = run;
     if (!title) title = run;
     int want_masks = !!strstr(what, "masks"), want_pca = !!strstr(what, "pca");

@@ -1,6 +1,7 @@
 /* eval_common.c: see eval_common.h. */
 #include "cli/eval_common.h"
 
+#include "cli/options.h"
 #include "core/error.h"
 #include "core/timer.h"
 #include "io/checkpoint.h"
@@ -50,7 +51,7 @@ int eval_pick_encoder(const IjModel *m, const char *which, const IjEncoderW **w)
 {
     if (strcmp(which, "target") == 0) *w = &m->tenc;
     else if (strcmp(which, "context") == 0) *w = &m->enc;
-    else return ij_error("--encoder must be 'target' or 'context', got '%s'", which);
+    else return opt_usage_error("--encoder must be 'target' or 'context', got '%s'", which);
     return 0;
 }
 
@@ -58,7 +59,7 @@ int eval_parse_pool(const char *s, IjPool *pool)
 {
     if (strcmp(s, "last") == 0) *pool = IJ_POOL_LAST;
     else if (strcmp(s, "last4") == 0) *pool = IJ_POOL_LAST4;
-    else return ij_error("--pool must be 'last' or 'last4', got '%s'", s);
+    else return opt_usage_error("--pool must be 'last' or 'last4', got '%s'", s);
     return 0;
 }
 

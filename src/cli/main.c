@@ -2,7 +2,9 @@
 #include "cli/commands.h"
 
 #include "backend/backend.h"
+#include "cli/options.h"
 #include "core/error.h"
+#include "core/version.h"
 #include "dist/dist.h"
 
 #include <stdio.h>
@@ -28,9 +30,11 @@ static void usage(void)
            "usage: ijepa COMMAND [options]     (ijepa COMMAND --help for its options)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         printf("  %-8s %s\n", commands[i].name, commands[i].help);
-    printf("\nevery command also takes:\n"
+    printf("\nevery command also takes --threads N (CPU threads; 0: all cores) and:\n"
            "  --backend NAME  cpu (the fast kernels, default) or ref (plain loops that read like the\n"
-           "                  specification: slow, for checking); also the variable IJ_BACKEND\n");
+           "                  specification: slow, for checking); also the variable IJ_BACKEND\n"
+           "exit status: 0 done, 1 the work failed, 2 a wrong command line, 128+N stopped by signal N\n"
+           "ijepa --version prints the version.\n");
 }
 
 /* Takes --backend NAME / --backend=NAME out of argv (any command) and makes it the default backend. */
@@ -63,6 +67,10 @@ int main(int argc, char **argv)
         usage();
         return argc < 2 ? 2 : 0;
     }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("ijepa.c %s\n", IJ_VERSION);
+        return 0;
+    }
     if (take_backend(&argc, argv)) {
         fprintf(stderr, "ijepa: %s\n", ij_last_error());
         return 2;
@@ -88,8 +96,9 @@ int main(int argc, char **argv)
         if (ij_dist_size() > 1) fprintf(stderr, "ijepa %s: rank %d: %s\n", argv[1], ij_dist_rank(), ij_last_error());
         else fprintf(stderr, "ijepa %s: %s\n", argv[1], ij_last_error());
         fflush(stderr);
-        ij_dist_abort(1);
-        return 1;
+        rc = opt_usage_failed() ? 2 : 1; /* 2: the command line was wrong; 1: the work failed */
+        ij_dist_abort(rc);
+        return rc;
     }
     fprintf(stderr, "ijepa: unknown command '%s' (see ijepa --help)\n", argv[1]);
     return 2;

@@ -3,8 +3,11 @@
 
 #include "core/error.h"
 
+#include <cblas.h>
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +89,38 @@ static int is_switch_word(const char *v)
     return 0;
 }
 
+static int usage_failed;
+
+int opt_usage_failed(void) { return usage_failed; }
+
+int opt_usage_error(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    usage_failed = 1;
+    return ij_error("%s", msg);
+}
+
+void opt_apply_threads(int threads)
+{
+    if (threads <= 0) return;
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+}
+
+static int parse(const Option *opts, int nopts, int argc, char **argv, int first, const char *usage);
+
 int opt_parse(const Option *opts, int nopts, int argc, char **argv, int first, const char *usage)
+{
+    int rc = parse(opts, nopts, argc, argv, first, usage);
+    if (rc < 0) usage_failed = 1;
+    return rc;
+}
+
+static int parse(const Option *opts, int nopts, int argc, char **argv, int first, const char *usage)
 {
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];

@@ -22,5 +22,12 @@ typedef struct {
  * or -1 with ij_error set. */
 int opt_parse(const Option *opts, int nopts, int argc, char **argv, int first, const char *usage);
 void opt_print_help(const Option *opts, int nopts, const char *usage);
+/* A usage error (a missing or contradictory option): ij_error, and the program exits with 2. */
+int opt_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Whether a usage error was reported (a failed opt_parse or opt_usage_error): exit code 2, not 1. */
+int opt_usage_failed(void);
+/* --threads N (0: all cores): OpenMP and OpenBLAS both (OpenBLAS's OpenMP build shares the pool). */
+#define OPT_THREADS(var) {"threads", OPT_INT, &(var), "CPU threads (0: all cores)", 0, 4096, NULL}
+void opt_apply_threads(int threads);
 
 #endif
