@@ -33,6 +33,14 @@ done
 grep -q '"skipped_images":0' "$dir/run-per-batch-2/metrics.jsonl" || fail "metrics lack skipped_images"
 grep -q "kept as files" "$dir/log" || fail "per-batch run does not say it keeps files"
 
+# channels: the images' own unless set; a configuration that disagrees with the images is an error
+"$build/ijepa" train --data "$shard" --embed-dim 32 --depth 2 --heads 2 --pred-dim 16 --pred-depth 1 --img-size 32 \
+    --batch-size 16 --steps 1 --threads 2 --out "$dir/run-own" > "$dir/log" 2>&1 || fail "train without --channels: $(tail -1 "$dir/log")"
+grep -q "^  channels: 3$" "$dir/run-own/config.yaml" || fail "RGB shard without --channels: $(grep channels "$dir/run-own/config.yaml")"
+"$build/ijepa" train --data "$shard" --embed-dim 32 --depth 2 --heads 2 --pred-dim 16 --pred-depth 1 --img-size 32 \
+    --channels 1 --steps 1 --out "$dir/run-gray" > /dev/null 2> "$dir/err" && fail "--channels 1 on RGB images accepted"
+[ "$(wc -l < "$dir/err")" = 1 ] && grep -q "the images have 3 channels" "$dir/err" || fail "channel mismatch: $(cat "$dir/err")"
+
 # a folder with one corrupt JPEG among good ones
 mkdir -p "$dir/imgs/a" "$dir/imgs/b"
 tar -xf "$shard" -C "$dir" airplane/4000.jpg airplane/4001.jpg airplane/4002.jpg

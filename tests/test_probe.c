@@ -250,6 +250,10 @@ static void test_separable(void)
     IjProbeResult l;
     CHECK(ij_lowshot_probe(Xtr, ytr, NTR, Xte, yte, NTE, D, C, 0.1, NULL, &l) == 0);
     CHECKF(l.ntrain >= 45 && l.ntrain <= 55 && l.test_acc == 1.0, "low-shot n %d test %g", l.ntrain, l.test_acc);
+    CHECK(!l.left_out);
+    /* 1% of ~50 images per class is one image per class: no validation split, the row is left out */
+    CHECK(ij_lowshot_probe(Xtr, ytr, NTR, Xte, yte, NTE, D, C, 0.01, NULL, &l) == 0);
+    CHECKF(l.left_out && l.ntrain == C && l.test_acc == 0, "1%%: left_out %d n %d", l.left_out, l.ntrain);
 
     /* deterministic: the same call twice gives the same numbers */
     IjProbeResult r2;

@@ -87,7 +87,7 @@ static void test_official(void)
     CHECK(c.weight_decay == 0.04 && c.final_weight_decay == 0.4 && c.ipe_scale == 1.0);
     CHECK(strcmp(c.folder, "/your_folder/vith14.224-bs.2048-ep.300/") == 0);
     /* Keys the file does not have keep their defaults. */
-    CHECK(c.channels == 1 && c.seed == 0 && strcmp(c.masks, "official") == 0 && c.log_every == 50);
+    CHECK(c.channels == 0 && c.seed == 0 && strcmp(c.masks, "official") == 0 && c.log_every == 50);
     c.channels = 3;
     CHECKF(ij_train_config_validate(&c) == 0, "%s", ij_last_error());
     IjConfig m;
@@ -318,7 +318,7 @@ static void test_validate(void)
     BAD((c->ema[0] = 0.999, c->ema[1] = 0.99), "optimization.ema (0.999, 0.99)");
     BAD(c->ema[1] = 1.01, "optimization.ema");
     BAD(c->warmup = 301, "optimization.warmup 301");
-    BAD(c->channels = 2, "data.channels must be 1 or 3, got 2");
+    BAD(c->channels = 2, "data.channels must be 0 (the images' own), 1 or 3, got 2");
     BAD(c->num_pred_masks = 0, "mask.num_pred_masks (--num-targets): 0 is out of range [1, 64]");
     BAD(c->num_enc_masks = 2, "mask.num_enc_masks 2 is not supported");
     BAD(c->min_keep = -1, "mask.min_keep (--min-keep): -1 is out of range [0, 1048576]");
@@ -331,6 +331,8 @@ static void test_validate(void)
 
     IjConfig m;
     ij_train_config_defaults(&base);
+    CHECK(ij_train_config_model(&base, &m) == -1); /* channels 0: the images' own, not known yet */
+    base.channels = 1;
     CHECK(ij_train_config_model(&base, &m) == 0);
     CHECK(m.img_size == 28 && m.channels == 1 && m.patch_size == 4 && m.embed_dim == 192 && m.depth == 12);
     CHECK(m.num_heads == 3 && m.mlp_dim == 768 && m.pred_dim == 96 && m.pred_depth == 6 && m.pred_mlp_dim == 384);

@@ -270,10 +270,22 @@ int ij_lowshot_probe(const float *Xtr, const int *ytr, int ntr, const float *Xte
         free(idx);
         return -1;
     }
+    int *y = ij_malloc(sizeof(int) * (size_t)(m > 0 ? m : 1)), *count = ij_calloc((size_t)C, sizeof(int));
+    int splittable = 0;
+    for (int i = 0; i < m; i++) {
+        y[i] = ytr[idx[i]];
+        splittable |= ++count[y[i]] >= 2;
+    }
+    free(count);
+    if (!splittable) {
+        res->left_out = 1;
+        res->ntrain = m;
+        free(idx);
+        free(y);
+        return 0;
+    }
     float *X = ij_malloc(sizeof(float) * (size_t)m * d);
-    int *y = ij_malloc(sizeof(int) * (size_t)(m > 0 ? m : 1));
     ij_gather_rows(X, Xtr, idx, m, d);
-    for (int i = 0; i < m; i++) y[i] = ytr[idx[i]];
     int rc = ij_linear_probe(X, y, m, Xte, yte, nte, d, C, &o, res);
     free(idx);
     free(X);

@@ -62,6 +62,8 @@ typedef struct {
     int iters;                                      /* L-BFGS iterations of the final fit */
     IjLbfgsStatus status;                           /* and how it stopped */
     double loss;                                    /* its final objective */
+    int left_out;   /* low-shot only: 1 when no class of the subset has 2 rows (no validation split can be
+                     * held out): nothing was fitted, the accuracies are 0 and the report shows "-" */
 } IjProbeResult;
 
 void ij_probe_default_options(IjProbeOptions *o);
@@ -75,7 +77,9 @@ int ij_linear_probe(const float *Xtr, const int *ytr, int ntr, const float *Xte,
 /* ---- low-shot ------------------------------------------------------------------------- */
 
 /* ij_linear_probe trained on ij_lowshot_subset(ytr, ..., fraction, opt->seed) only (its validation
- * split carved from that subset), evaluated on the whole test set. res->ntrain = subset size. */
+ * split carved from that subset), evaluated on the whole test set. res->ntrain = subset size. A subset
+ * too small for a validation split (no class with 2 rows: 1% of 30 images per class) is left out:
+ * returns 0 with res->left_out set. */
 int ij_lowshot_probe(const float *Xtr, const int *ytr, int ntr, const float *Xte, const int *yte, int nte, int d,
                      int C, double fraction, const IjProbeOptions *opt, IjProbeResult *res);
 

@@ -63,9 +63,26 @@ static void row_markdown(FILE *f, const IjReportRow *r)
         snprintf(at, sizeof at, "%.2f", 100 * r->attentive.test_acc);
         snprintf(av, sizeof av, "%.2f", 100 * r->attentive.val_acc);
     }
-    fprintf(f, "| %s | %d | %.2f | %.2f | %.0e | %s | %s | %.2f | %.2f | %.2f | %.2f |\n", r->name, r->dim,
+    char l1[32] = "-", l10[32] = "-";
+    if (!r->low1.left_out) snprintf(l1, sizeof l1, "%.2f", 100 * r->low1.test_acc);
+    if (!r->low10.left_out) snprintf(l10, sizeof l10, "%.2f", 100 * r->low10.test_acc);
+    fprintf(f, "| %s | %d | %.2f | %.2f | %.0e | %s | %s | %.2f | %.2f | %s | %s |\n", r->name, r->dim,
             100 * r->linear.test_acc, 100 * r->linear.val_acc, r->linear.lambda, at, av, 100 * r->knn.acc_knn,
-            100 * r->knn.acc_1nn, 100 * r->low1.test_acc, 100 * r->low10.test_acc);
+            100 * r->knn.acc_1nn, l1, l10);
+}
+
+/* A note under the table when a low-shot column was left out. */
+static void left_out_note(FILE *f, const IjReport *r)
+{
+    for (int i = 0; i < r->nrows; i++) {
+        const IjReportRow *x = &r->rows[i];
+        if (!x->low1.left_out && !x->low10.left_out) continue;
+        fprintf(f, "\nLow-shot: %s%s%s left out: the class-balanced subset (%d training images) has no class "
+                   "with the 2 images that a validation split needs.\n",
+                x->low1.left_out ? "1%" : "", x->low1.left_out && x->low10.left_out ? " and 10%" : "",
+                !x->low1.left_out ? "10%" : "", x->low1.left_out ? x->low1.ntrain : x->low10.ntrain);
+        return;
+    }
 }
 
 void ij_report_print(const IjReport *r)
@@ -73,6 +90,7 @@ void ij_report_print(const IjReport *r)
     printf("\n%s\n\n", r->title);
     printf(header);
     for (int i = 0; i < r->nrows; i++) row_markdown(stdout, &r->rows[i]);
+    left_out_note(stdout, r);
     printf("\nAccuracies in %% on the test split. The linear probe's L2 strength (lambda) and the attentive\n"
            "probe's learning rate are chosen on a validation split carved from the training set (val\n"
            "columns); the test set is used once.\n");
@@ -87,6 +105,7 @@ int ij_report_write_markdown(const IjReport *r, const char *path)
     fprintf(f, "# %s\n\n", r->title);
     fprintf(f, header);
     for (int i = 0; i < r->nrows; i++) row_markdown(f, &r->rows[i]);
+    left_out_note(f, r);
     fprintf(f, "\nAccuracies in %% on the test split. Linear probe: multinomial logistic regression on\n"
                "standardised features, L2 strength chosen on a class-stratified 10%% validation split of\n"
                "the training set. k-NN: cosine similarity, k=20, temperature 0.07 weighted vote.\n"
@@ -110,6 +129,7 @@ static json_t *attentive_json(const IjReportRow *r)
 
 static json_t *probe_json(const IjProbeResult *p)
 {
+    if (p->left_out) return json_null();
     return json_pack("{s:f, s:f, s:f, s:f, s:i, s:i, s:i}", "test_acc", p->test_acc, "val_acc",
                      p->val_acc, "train_acc", p->train_acc, "lambda", p->lambda, "ntrain", p->ntrain,
                      "nval", p->nval, "ntest", p->ntest);

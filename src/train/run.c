@@ -88,12 +88,22 @@ int ij_train_run(const IjTrainConfig *cfg, const IjRunOptions *o, const IjRunHoo
     if (lead && open_run_folder(&lock, c.folder, o->resume, o->force)) return -1;
 
     IjImageSet data;
-    /* images are converted to the model's channel count as they are decoded */
-    IjLoadOptions lo = {.channels = c.channels, .strict = o->strict, .keep_files = !strcmp(c.decode, "per-batch")};
+    /* the images' own channels (IDX 1, JPEG/PNG 3): the model's unless the configuration says, and then
+     * they must agree (RGB photos trained as grayscale, or the reverse, is an error, not a conversion) */
+    IjLoadOptions lo = {.channels = 0, .strict = o->strict, .keep_files = !strcmp(c.decode, "per-batch")};
     if (ij_imageset_load_opts(&data, c.data, 1, &lo)) {
         ij_run_unlock(&lock);
         return -1;
     }
+    if (c.channels && c.channels != data.channels) {
+        ij_error("%s: the images have %d channel%s, the configuration says data.channels %d (--channels): set it to "
+                 "%d or leave it unset", data.source, data.channels, data.channels == 1 ? "" : "s", c.channels,
+                 data.channels);
+        ij_imageset_free(&data);
+        ij_run_unlock(&lock);
+        return -1;
+    }
+    c.channels = data.channels;
     IjTrainer t;
     if (ij_trainer_init(&t, &c, &data)) {
         ij_imageset_free(&data);

@@ -40,7 +40,7 @@ const IjSettingRow ij_settings[] = {
      FLAG("data", 1, 0, "fashion-mnist, a folder of IDX files, a folder of class folders of JPEG/PNG, or tar shards "
                         "(a.tar,b.tar or 'train-*.tar')")},
     {"data", "crop_ratio", K_PAIR, F(crop_ratio), 1, NULL, FLAG("crop-ratio", 0.01, 100, "RandomResizedCrop aspect range")},
-    {"data", "channels", K_INT, F(channels), 1, NULL, SHAPE_FLAG("channels", "channels", 0, "image channels: 1 or 3")},
+    {"data", "channels", K_INT, F(channels), 1, NULL, SHAPE_FLAG("channels", "channels", 1, "image channels: 1 or 3 (0: the images' own: IDX 1, JPEG/PNG 3)")},
     {"data", "decode", K_STR, F(decode), 1, NULL,
      FLAG("decode", 1, 0, "once: decode images at load, keep pixels; per-batch: keep the files, decode in the loader "
                           "(less memory, any image sizes)")},
@@ -146,7 +146,7 @@ void ij_train_config_defaults(IjTrainConfig *c)
     c->target_ratio = 0.6;
     ij_setting_set_text(c->model_name, sizeof c->model_name, "vit_tiny");
     c->pred_depth = 6, c->pred_emb_dim = 96;
-    c->channels = 1;
+    c->channels = 0; /* the images' own (ij_train_run resolves it) */
     ij_setting_set_text(c->decode, sizeof c->decode, "once");
     c->loader_threads = 1;
     c->seed = 0;
@@ -268,7 +268,7 @@ int ij_train_config_validate(const IjTrainConfig *c)
     NEED(c->data[0], "data.dataset is empty");
     UNIT("data.crop_scale", c->crop_scale);
     POS("data.crop_ratio", c->crop_ratio);
-    NEED(c->channels == 1 || c->channels == 3, "data.channels must be 1 or 3, got %d", c->channels);
+    NEED(c->channels == 0 || c->channels == 1 || c->channels == 3, "data.channels must be 0 (the images' own), 1 or 3, got %d", c->channels);
     NEED(!strcmp(c->decode, "once") || !strcmp(c->decode, "per-batch"),
          "data.decode must be 'once' or 'per-batch', got '%s'", c->decode);
     NEED(c->crop_size >= c->patch_size && c->crop_size % c->patch_size == 0,
@@ -294,8 +294,10 @@ int ij_train_config_validate(const IjTrainConfig *c)
 #undef NEED
 #undef UNIT
 #undef POS
+    IjTrainConfig shape = *c; /* the model's shape; channels 0 (the images' own) is settled by the run */
+    if (!shape.channels) shape.channels = 1;
     IjConfig m;
-    return ij_train_config_model(c, &m);
+    return ij_train_config_model(&shape, &m);
 }
 
 int ij_train_config_masks(const IjTrainConfig *c, int grid, int batch, IjMaskParams *mp)

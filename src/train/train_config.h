@@ -38,7 +38,7 @@ typedef struct {
     int pred_depth, pred_emb_dim;
     int embed_dim, depth, num_heads; /* 0 = preset */
     int mlp_dim;               /* encoder MLP width; 0 = 4 x embed_dim, or the preset's */
-    int channels;              /* 1 or 3 */
+    int channels;              /* 1 or 3; 0 = the images' own (IDX 1, JPEG/PNG 3), resolved by ij_train_run */
     int seed;
     char loss[16];             /* "smooth_l1" or "l2" */
     int target_norm;           /* 1: LayerNorm (no affine) on the targets (official); 0: ablation */
