@@ -7,6 +7,8 @@
 #    stops the run under --strict;
 #  - `bench --data` prints the loader's throughput and its ratio to training, and GFLOP/s per phase;
 #  - `probe` and `embed` refuse to invent a test split for tar shards;
+#  - WebDataset shards: .cls labels, a .tar.gz, a brace range; a cut-short .tar.gz is a one-line error;
+#  - channels: the images' own unless set, and a setting that disagrees is an error;
 #  - `probe` on class folders prints and writes the attentive probe for every row and the checkpoint's
 #    step, and `viz --what learning` draws learning.png from that probe.json.
 set -uo pipefail
@@ -83,6 +85,38 @@ grep -q "no test split.*--test-data" "$dir/err" || fail "probe error: $(cat "$di
 "$build/ijepa" embed --checkpoint "$dir/tiny.safetensors" --data "$shard" --split test --out "$dir/e" \
     > /dev/null 2> "$dir/err" && fail "embed --split test on shards succeeded"
 grep -q "no test split" "$dir/err" || fail "embed error: $(cat "$dir/err")"
+# WebDataset shards (KEY.jpg + KEY.cls), one gzip-compressed, named by a brace range: 24 images, labels
+# 0..11 (numbers sort as numbers: class "10" after "9")
+/usr/bin/python3 - "$shard" "$dir" <<'PY' || fail "cannot write the WebDataset shards"
+import gzip, io, sys, tarfile
+src = tarfile.open(sys.argv[1])
+jpgs = [m for m in src.getmembers() if m.name.endswith(".jpg")][:24]
+for k in range(2):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as out:
+        for i, m in enumerate(jpgs[12 * k:12 * (k + 1)]):
+            key = "sample%04d" % (12 * k + i)
+            for ext, data in ((".jpg", src.extractfile(m).read()), (".cls", b"%d\n" % (i % 12))):
+                info = tarfile.TarInfo(key + ext); info.size = len(data)
+                out.addfile(info, io.BytesIO(data))
+    data = buf.getvalue()
+    if k == 0: open(sys.argv[2] + "/wds-000.tar.gz", "wb").write(gzip.compress(data))
+    else: open(sys.argv[2] + "/wds-001.tar", "wb").write(data)
+PY
+"$build/ijepa" embed --checkpoint "$dir/tiny.safetensors" --data "$dir/wds-{000..001}.tar*" --out "$dir/wds" \
+    > "$dir/log" 2>&1 || fail "embed on WebDataset shards: $(tail -2 "$dir/log")"
+/usr/bin/python3 - "$dir/wds_labels.npy" <<'PY' || fail "WebDataset labels"
+import ast, struct, sys
+raw = open(sys.argv[1], "rb").read(); n = struct.unpack("<H", raw[8:10])[0]
+hdr = ast.literal_eval(raw[10:10 + n].decode()); labels = struct.unpack("<%di" % hdr["shape"][0], raw[10 + n:])
+assert list(labels) == [i % 12 for i in range(24)], labels
+PY
+head -c 1000 "$dir/wds-001.tar" | gzip > "$dir/cut.tar.gz"
+head -c 300 "$dir/cut.tar.gz" > "$dir/cut2.tar.gz"
+"$build/ijepa" embed --checkpoint "$dir/tiny.safetensors" --data "$dir/cut2.tar.gz" --out "$dir/cut" \
+    > /dev/null 2> "$dir/err" && fail "a cut-short .tar.gz was accepted"
+[ "$(wc -l < "$dir/err")" = 1 ] && grep -q "cut2.tar.gz: gzip data cut short" "$dir/err" || fail "cut .tar.gz: $(cat "$dir/err")"
+
 # probe with the attentive column on two small class folders cut from the shard (200 + 20 images per class: 1% of the labels must leave 2 per class)
 for c in airplane automobile bird cat deer dog frog horse ship truck; do
     mkdir -p "$dir/ptr/$c" "$dir/pte/$c"

@@ -9,11 +9,12 @@
 #include "core/error.h"
 #include "data/idx.h"
 #include "data/image_decode.h"
+#include "data/shard_list.h"
 #include "data/tar.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,7 +136,22 @@ static int add_image(Builder *b, const uint8_t *data, size_t size, const char *n
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Sorts the class names, renumbers the labels, hands both to the set. */
+/* A class name that is a whole non-negative number (WebDataset .cls labels, folders named 0..9). */
+static int is_number(const char *s)
+{
+    if (!*s || strlen(s) > 18) return 0;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s)) return 0;
+    return 1;
+}
+
+static int cmp_num(const void *a, const void *b)
+{
+    long long x = atoll(*(char *const *)a), y = atoll(*(char *const *)b);
+    return (x > y) - (x < y);
+}
+
+/* Sorts the class names (numerically when all are numbers), renumbers the labels, hands both to the set. */
 static int builder_finish(Builder *b)
 {
     IjImageSet *s = b->s;
@@ -156,7 +172,9 @@ static int builder_finish(Builder *b)
         int n = b->nclasses;
         char **sorted = ij_malloc(sizeof(char *) * (size_t)n);
         memcpy(sorted, b->classes, sizeof(char *) * (size_t)n);
-        qsort(sorted, (size_t)n, sizeof(char *), cmp_str);
+        int numbers = 1; /* numbers sort as numbers ("2" before "10"), names as strings */
+        for (int i = 0; i < n; i++) numbers &= is_number(sorted[i]);
+        qsort(sorted, (size_t)n, sizeof(char *), numbers ? cmp_num : cmp_str);
         int *renum = ij_malloc(sizeof(int) * (size_t)n);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++)
@@ -316,40 +334,74 @@ static int load_folder(Builder *b, const char *root)
 
 /* ---- tar shards ---- */
 
-static int has_glob_chars(const char *s) { return strpbrk(s, "*?[") != NULL; }
-
-/* Splits the comma list, expands glob patterns, returns the shard paths in order. */
-static int shard_list(const char *spec, NameList *out)
+/* An entry's key, WebDataset's way: its path up to the first '.' of the file name ("a/b/0001.jpg" and
+ * "a/b/0001.cls": "a/b/0001"); its length. */
+static size_t entry_key(const char *name)
 {
-    const char *p = spec;
-    char item[4096];
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        if (n == 0) return ij_error("%s: empty item in the list of shards", spec);
-        if (n >= sizeof item) return ij_error("%s: path too long", spec);
-        memcpy(item, p, n);
-        item[n] = '\0';
-        if (has_glob_chars(item)) {
-            glob_t g;
-            int rc = glob(item, 0, NULL, &g);
-            if (rc == GLOB_NOMATCH) return ij_error("%s: no file matches", item);
-            if (rc) return ij_error("%s: glob failed (%s)", item, rc == GLOB_NOSPACE ? "out of memory" : "read error");
-            for (size_t i = 0; i < g.gl_pathc; i++) names_add(out, g.gl_pathv[i]);
-            globfree(&g);
-        } else {
-            names_add(out, item);
+    const char *slash = strrchr(name, '/'), *base = slash ? slash + 1 : name, *dot = strchr(base, '.');
+    return dot ? (size_t)(dot - name) : strlen(name);
+}
+
+typedef struct {
+    const char *key, *label; /* into the archive's entry names and data (valid while it is open) */
+    size_t key_len, label_len;
+} ClsLabel;
+
+static int cmp_cls(const void *a, const void *b)
+{
+    const ClsLabel *x = a, *y = b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+/* The WebDataset labels of a shard: every "KEY.cls" entry (its text, trimmed), sorted by key. The
+ * entry names are copied (IjTarEntry's buffer is reused), the label text points into the archive. */
+static int shard_cls_labels(const char *path, ClsLabel **out, int *n)
+{
+    IjTar t;
+    if (ij_tar_open(&t, path)) return -1;
+    IjTarEntry e;
+    int rc, cap = 0;
+    *out = NULL, *n = 0;
+    while ((rc = ij_tar_next(&t, &e)) == 1) {
+        size_t len = strlen(e.name), k = entry_key(e.name);
+        if (len < 4 || strcasecmp(e.name + len - 4, ".cls") || k != len - 4) continue;
+        const char *txt = (const char *)e.data;
+        size_t a = 0, b = e.size;
+        while (a < b && isspace((unsigned char)txt[a])) a++;
+        while (b > a && isspace((unsigned char)txt[b - 1])) b--;
+        if (a == b) {
+            rc = ij_error("%s:%s: empty class label", path, e.name);
+            break;
         }
-        if (!comma) break;
-        p = comma + 1;
+        if (*n == cap) *out = ij_realloc(*out, sizeof(ClsLabel) * (size_t)(cap = cap ? 2 * cap : 256));
+        char *key = ij_malloc(k + 1);
+        memcpy(key, e.name, k);
+        key[k] = '\0';
+        (*out)[(*n)++] = (ClsLabel){key, txt + a, k, b - a};
     }
-    return 0;
+    if (rc == 0 && *n > 1) qsort(*out, (size_t)*n, sizeof(ClsLabel), cmp_cls);
+    ij_tar_close(&t);
+    return rc < 0 ? -1 : 0;
+}
+
+static void cls_labels_free(ClsLabel *l, int n)
+{
+    for (int i = 0; i < n; i++) free((char *)l[i].key);
+    free(l);
 }
 
 static int load_shard(Builder *b, const char *path)
 {
+    ClsLabel *cls_labels;
+    int ncls;
+    if (shard_cls_labels(path, &cls_labels, &ncls)) return -1;
     IjTar t;
-    if (ij_tar_open(&t, path)) return -1;
+    if (ij_tar_open(&t, path)) {
+        cls_labels_free(cls_labels, ncls);
+        return -1;
+    }
     IjTarEntry e;
     int rc, images = 0;
     char name[sizeof t.path + sizeof e.name + 2];
@@ -357,10 +409,17 @@ static int load_shard(Builder *b, const char *path)
         if (!has_image_ext(e.name)) continue;
         images++;
         snprintf(name, sizeof name, "%s:%s", path, e.name);
-        /* class: the name of the folder holding the file */
+        /* class: the sample's .cls label (WebDataset), else the name of the folder holding the file */
         const char *slash = strrchr(e.name, '/'), *cls = NULL;
         size_t n = 0;
-        if (slash) {
+        ClsLabel want = {e.name, NULL, entry_key(e.name), 0};
+        const ClsLabel *hit = ncls ? bsearch(&want, cls_labels, (size_t)ncls, sizeof want, cmp_cls) : NULL;
+        if (hit) {
+            cls = hit->label, n = hit->label_len;
+        } else if (ncls) {
+            rc = ij_error("%s: has .cls labels, but not for %s", path, e.name);
+            break;
+        } else if (slash) {
             const char *start = slash;
             while (start > e.name && start[-1] != '/') start--;
             cls = start;
@@ -373,6 +432,7 @@ static int load_shard(Builder *b, const char *path)
         }
     }
     ij_tar_close(&t);
+    cls_labels_free(cls_labels, ncls);
     if (rc < 0) return -1;
     if (images == 0) return ij_error("%s: no .jpg/.jpeg/.png entries", path);
     return 0;
@@ -380,10 +440,12 @@ static int load_shard(Builder *b, const char *path)
 
 static int load_shards(Builder *b, const char *spec)
 {
-    NameList shards = {0};
-    int rc = shard_list(spec, &shards);
-    for (int i = 0; i < shards.n && !rc; i++) rc = load_shard(b, shards.names[i]);
-    names_free(&shards);
+    char **shards;
+    int n;
+    if (ij_shard_list(spec, &shards, &n)) return -1;
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) rc = load_shard(b, shards[i]);
+    ij_shard_list_free(shards, n);
     return rc;
 }
 
@@ -433,7 +495,8 @@ static int holds_idx(const char *dir)
 static int ends_with_tar(const char *s)
 {
     size_t n = strlen(s);
-    return n >= 4 && !strcasecmp(s + n - 4, ".tar");
+    return (n >= 4 && !strcasecmp(s + n - 4, ".tar")) || (n >= 7 && !strcasecmp(s + n - 7, ".tar.gz")) ||
+           (n >= 4 && !strcasecmp(s + n - 4, ".tgz"));
 }
 
 /* A file with the ustar magic at offset 257. */
@@ -457,7 +520,7 @@ int ij_imageset_load_opts(IjImageSet *s, const char *spec, int train, const IjLo
     if (!spec[0]) return ij_error("empty data source");
     struct stat st;
     int exists = stat(spec, &st) == 0;
-    int tar = strchr(spec, ',') || has_glob_chars(spec) ||
+    int tar = ij_shard_spec_is_list(spec) ||
               (exists ? S_ISREG(st.st_mode) && (ends_with_tar(spec) || looks_like_tar(spec)) : ends_with_tar(spec));
     int folder = !tar && exists && S_ISDIR(st.st_mode) && !holds_idx(spec);
     if (!tar && !folder) {

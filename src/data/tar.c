@@ -7,14 +7,67 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 enum { BLOCK = 512 };
+
+/* A gzip-compressed archive (.tar.gz, .tgz): inflated whole into memory (zlib), which the entries then
+ * point into; the mapping of the compressed file goes. Concatenated gzip members are read as one. */
+static int gunzip(IjTar *t)
+{
+    z_stream z = {0};
+    if (inflateInit2(&z, 15 + 32) != Z_OK) return ij_error("%s: cannot start zlib", t->path);
+    size_t cap = t->size * 4 + (1 << 16), n = 0;
+    uint8_t *out = ij_malloc(cap);
+    z.next_in = (Bytef *)t->data;
+    z.avail_in = (uInt)(t->size < UINT_MAX ? t->size : UINT_MAX);
+    size_t consumed = 0;
+    int rc = Z_OK;
+    for (;;) {
+        if (n == cap) out = ij_realloc(out, cap *= 2);
+        z.next_out = out + n;
+        size_t room = cap - n;
+        z.avail_out = (uInt)(room < UINT_MAX ? room : UINT_MAX);
+        uInt in0 = z.avail_in, out0 = z.avail_out;
+        rc = inflate(&z, Z_NO_FLUSH);
+        consumed += in0 - z.avail_in;
+        n += out0 - z.avail_out;
+        if (rc == Z_STREAM_END) {
+            if (consumed == t->size) break;
+            inflateReset(&z); /* another member follows */
+            rc = Z_OK;
+        } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+            break;
+        } else if (rc == Z_BUF_ERROR && z.avail_in == 0 && consumed == t->size) {
+            break; /* the input ended inside a member */
+        }
+        if (z.avail_in == 0 && consumed < t->size) {
+            size_t left = t->size - consumed;
+            z.next_in = (Bytef *)t->data + consumed;
+            z.avail_in = (uInt)(left < UINT_MAX ? left : UINT_MAX);
+        }
+    }
+    inflateEnd(&z);
+    munmap((void *)t->data, t->size);
+    t->mapped = 0;
+    if (rc != Z_STREAM_END) {
+        free(out);
+        t->data = NULL, t->size = 0;
+        return ij_error("%s: %s", t->path, rc == Z_BUF_ERROR || rc == Z_OK ? "gzip data cut short"
+                                                                          : "damaged gzip data");
+    }
+    t->data = out;
+    t->size = n;
+    t->owned = 1;
+    return 0;
+}
 
 int ij_tar_open(IjTar *t, const char *path)
 {
@@ -46,6 +99,7 @@ int ij_tar_open(IjTar *t, const char *path)
         t->mapped = 1;
     }
     close(fd);
+    if (t->size >= 2 && t->data[0] == 0x1f && t->data[1] == 0x8b) return gunzip(t);
     return 0;
 }
 
@@ -61,6 +115,7 @@ void ij_tar_open_memory(IjTar *t, const void *data, size_t size, const char *nam
 void ij_tar_close(IjTar *t)
 {
     if (t->mapped) munmap((void *)t->data, t->size);
+    if (t->owned) free((void *)t->data);
     memset(t, 0, sizeof *t);
 }
 

@@ -10,7 +10,8 @@
  * files come out. An archive that simply stops at a block boundary without
  * its end blocks is accepted; a header cut short, or an entry whose data runs
  * past the end of the file (a shard cut short), is an error naming the archive
- * and the entry.
+ * and the entry. A gzip-compressed archive (.tar.gz, .tgz: found by its magic bytes) is inflated
+ * into memory first; damaged or cut-short gzip data is an error naming the archive.
  */
 #ifndef IJEPA_DATA_TAR_H
 #define IJEPA_DATA_TAR_H
@@ -24,6 +25,7 @@ typedef struct {
     size_t size;
     size_t pos;           /* offset of the next header */
     int mapped;           /* data is an mmap of `size` bytes */
+    int owned;            /* data is a malloc'd buffer (an inflated .tar.gz) */
     int done;
     char long_name[4096]; /* from a GNU 'L' or pax 'x' header, for the next entry ("" if none) */
     int64_t pax_size;     /* from a pax 'x' header, for the next entry (-1 if none) */
