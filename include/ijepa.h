@@ -18,10 +18,10 @@
  *   IjConfig c; IjModel m; IjImageSet set;
  *   if (ij_checkpoint_config("ckpt.safetensors", &c) || ij_model_init(&m, &c, 0) ||
  *       ij_checkpoint_load(&m, "ckpt.safetensors", NULL, 0) < 0 ||
- *       ij_imageset_load_opts(&set, "images/", 1, &(IjLoadOptions){.channels = c.channels}))
+ *       ij_imageset_load_opts(&set, "images/", 1, &(IjLoadOptions){.channels = c.channels, .keep_files = 1}))
  *       fprintf(stderr, "%s\n", ij_last_error());
  *   float *x = malloc(sizeof(float) * set.count * ij_embed_dim(&c, IJ_POOL_LAST));
- *   ij_embed_dataset(&m, &m.tenc, &set, IJ_POOL_LAST, 256, x, NULL, NULL, NULL);
+ *   ij_embed_dataset(&m, &m.tenc, &set, NULL, IJ_POOL_LAST, 256, x, NULL, NULL, NULL);
  */
 #ifndef IJEPA_H
 #define IJEPA_H

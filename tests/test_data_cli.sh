@@ -9,6 +9,7 @@
 #  - `probe` and `embed` refuse to invent a test split for tar shards;
 #  - WebDataset shards: .cls labels, a .tar.gz, a brace range; a cut-short .tar.gz is a one-line error;
 #  - channels: the images' own unless set, and a setting that disagrees is an error;
+#  - embed and probe on photos of many sizes (PNG and JPEG): files.txt, classes.txt, --resize;
 #  - `probe` on class folders prints and writes the attentive probe for every row and the checkpoint's
 #    step, and `viz --what learning` draws learning.png from that probe.json.
 set -uo pipefail
@@ -116,6 +117,36 @@ head -c 300 "$dir/cut.tar.gz" > "$dir/cut2.tar.gz"
 "$build/ijepa" embed --checkpoint "$dir/tiny.safetensors" --data "$dir/cut2.tar.gz" --out "$dir/cut" \
     > /dev/null 2> "$dir/err" && fail "a cut-short .tar.gz was accepted"
 [ "$(wc -l < "$dir/err")" = 1 ] && grep -q "cut2.tar.gz: gzip data cut short" "$dir/err" || fail "cut .tar.gz: $(cat "$dir/err")"
+
+# photos of many sizes (PNG written here, CIFAR-10 JPEGs): embed and probe take them as they are
+/usr/bin/python3 - "$dir/photos" "$dir/photos_test" <<'PY' || fail "cannot write the mixed-size photos"
+import os, struct, sys, zlib
+def png(path, w, h, seed):
+    rows = b"".join(b"\0" + bytes(((x * 7 + y * 13 + c * 50 + seed * 31) % 256) for x in range(w) for c in range(3))
+                    for y in range(h))
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                           + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+sizes = [(32, 32), (224, 224), (300, 200), (64, 48), (100, 500), (45, 33)]
+for root, off in ((sys.argv[1], 0), (sys.argv[2], 100)):
+    for cls in ("cats", "dogs"):
+        os.makedirs(os.path.join(root, cls), exist_ok=True)
+        for i, (w, h) in enumerate(sizes):
+            png(os.path.join(root, cls, "p%d.png" % i), w, h, off + i + (cls == "dogs") * 7)
+PY
+tar -xf "$shard" -C "$dir" airplane/4010.jpg airplane/4011.jpg && mv "$dir"/airplane/4010.jpg "$dir"/airplane/4011.jpg "$dir/photos/cats/"
+"$build/ijepa" embed --checkpoint "$dir/tiny.safetensors" --data "$dir/photos" --out "$dir/ph" > "$dir/log" 2>&1 ||
+    fail "embed on mixed-size photos: $(tail -2 "$dir/log")"
+[ "$(wc -l < "$dir/ph_files.txt")" = 14 ] && grep -q "photos/dogs/p4.png$" "$dir/ph_files.txt" ||
+    fail "ph_files.txt: $(head -3 "$dir/ph_files.txt")"
+[ "$(tr '\n' ' ' < "$dir/ph_classes.txt")" = "cats dogs " ] || fail "ph_classes.txt: $(cat "$dir/ph_classes.txt")"
+"$build/ijepa" embed --checkpoint "$dir/tiny.safetensors" --data "$dir/photos" --out "$dir/phs" --resize squash \
+    > /dev/null 2>&1 || fail "embed --resize squash"
+cmp -s "$dir/ph_features.npy" "$dir/phs_features.npy" && fail "--resize squash gave the same features as crop"
+"$build/ijepa" probe --checkpoint "$dir/tiny.safetensors" --data "$dir/photos" --test-data "$dir/photos_test" \
+    --attentive-epochs 2 --out "$dir/phprobe" > "$dir/log" 2>&1 || fail "probe on mixed-size photos: $(tail -3 "$dir/log")"
+grep -q "^Low-shot: 1% and 10% left out" "$dir/log" || fail "probe on 7 images per class: no note on the left-out low-shot columns"
+[ -s "$dir/phprobe/features/test_files.txt" ] || fail "probe wrote no features/test_files.txt"
 
 # probe with the attentive column on two small class folders cut from the shard (200 + 20 images per class: 1% of the labels must leave 2 per class)
 for c in airplane automobile bird cat deer dog frog horse ship truck; do

@@ -15,13 +15,16 @@ static const char usage[] =
     "usage: ijepa embed --checkpoint FILE --out PREFIX [options]\n\n"
     "Write PREFIX_features.npy (float32 [n, dim]) and PREFIX_labels.npy (int32 [n]) with the\n"
     "frozen features of a checkpoint's target (default) or context encoder, for every image\n"
-    "of a data split. --random-init embeds with a freshly initialised encoder of the same shape.";
+    "of a data split, with PREFIX_files.txt (the file of each row) and PREFIX_classes.txt (the\n"
+    "class name of each label). Images may have any size (--resize). --random-init embeds with a\n"
+    "freshly initialised encoder of the same shape.";
 
 int cmd_embed(int argc, char **argv)
 {
     const char *checkpoint = NULL, *data = "fashion-mnist", *encoder = "target", *pool_s = "last";
-    const char *split = "train", *out = NULL;
+    const char *split = "train", *out = NULL, *resize = "auto";
     int batch = 256, random_init = 0, seed = 0, bf16 = 0, threads = 0;
+    double crop_fraction = 0.875;
     Option o[] = {
         {"checkpoint", OPT_STRING, &checkpoint, "safetensors checkpoint (a training run's, or a bare encoder)", 0, -1, NULL},
         {"data", OPT_STRING, &data, "data source", 0, -1, NULL},
@@ -33,6 +36,7 @@ int cmd_embed(int argc, char **argv)
         {"random-init", OPT_FLAG, &random_init, "use a random-init encoder of the checkpoint's shape", 0, -1, NULL},
         {"seed", OPT_INT, &seed, "seed of --random-init", 0, 2147483647, NULL},
         {"bf16", OPT_SWITCH, &bf16, "bf16 operands in the matrix products, float32 sums", 0, -1, NULL},
+        EVAL_TRANSFORM_OPTIONS(resize, crop_fraction),
         OPT_THREADS(threads),
     };
     int rc = opt_parse(o, (int)(sizeof o / sizeof o[0]), argc, argv, 2, usage);
@@ -61,13 +65,16 @@ int cmd_embed(int argc, char **argv)
     IjImageSet set = {0};
     float *X = NULL;
     rc = -1;
-    IjLoadOptions lo = {.channels = m.cfg.channels};
-    if (eval_pick_encoder(&m, encoder, &w) || ij_imageset_load_opts(&set, data, train, &lo)) goto done;
+    IjLoadOptions lo = {.channels = m.cfg.channels, .keep_files = 1}; /* images of any size, decoded one by one */
+    IjEvalTransform tf;
+    if (eval_transform(&tf, resize, crop_fraction, m.cfg.img_size) || eval_pick_encoder(&m, encoder, &w) ||
+        ij_imageset_load_opts(&set, data, train, &lo))
+        goto done;
     if (!train && !set.has_splits) {
         ij_error("%s: class folders / tar shards have no test split: pass the held-out data as --data", data);
         goto done;
     }
-    X = eval_embed(&m, w, &set, pool, batch, "embed", NULL);
+    X = eval_embed(&m, w, &set, &tf, pool, batch, "embed", NULL);
     int64_t shape[2] = {set.count, ij_embed_dim(&m.cfg, pool)};
     if (!X || eval_check_finite(X, (size_t)shape[0] * (size_t)shape[1], checkpoint)) goto done;
     snprintf(path, sizeof path, "%s_features.npy", out);
@@ -78,6 +85,9 @@ int cmd_embed(int argc, char **argv)
         if (ij_npy_write_i32(path, (const int32_t *)set.labels, 1, shape)) goto done;
         printf("wrote %s [%lld] int32\n", path, (long long)shape[0]);
     }
+    if (eval_write_names(&set, out)) goto done;
+    if (set.names) printf("wrote %s_files.txt (the file of each row)\n", out);
+    if (set.labels) printf("wrote %s_classes.txt (the class of each label)\n", out);
     rc = 0;
 done:
     free(X);

@@ -60,14 +60,14 @@ static int save_labels(const char *dir, const char *name, const int *y, int n)
 
 /* Embed train and test with one encoder, save the features, evaluate. */
 static int evaluate_encoder(IjReportRow *row, const char *name, const char *source, const char *file, IjModel *m,
-                            const IjEncoderW *w, const IjImageSet *tr, const IjImageSet *te,
+                            const IjEncoderW *w, const IjImageSet *tr, const IjImageSet *te, const IjEvalTransform *tf,
                             IjPool pool, int batch, const char *fdir, int C, int seed, const AttnSettings *a)
 {
     int d = ij_embed_dim(&m->cfg, pool), rc = -1, T = ij_num_patches(&m->cfg), D = m->cfg.embed_dim;
     int attn = tokens_fit(a, name, (size_t)(tr->count + te->count) * T, D);
     float *Ttr = NULL, *Tte = NULL;
-    float *Xtr = eval_embed(m, w, tr, pool, batch, name, attn ? &Ttr : NULL);
-    float *Xte = Xtr ? eval_embed(m, w, te, pool, batch, name, attn ? &Tte : NULL) : NULL;
+    float *Xtr = eval_embed(m, w, tr, tf, pool, batch, name, attn ? &Ttr : NULL);
+    float *Xte = Xtr ? eval_embed(m, w, te, tf, pool, batch, name, attn ? &Tte : NULL) : NULL;
     char fn[128];
     if (!Xte || eval_check_finite(Xtr, (size_t)tr->count * d, source) ||
         eval_check_finite(Xte, (size_t)te->count * d, source))
@@ -90,12 +90,16 @@ out:
 }
 
 /* Raw pixels: the linear, k-NN and low-shot probes on whole images, the attentive probe on p x p patches. */
-static int evaluate_pixels(IjReportRow *row, const IjImageSet *tr, const IjImageSet *te, int p, const char *fdir,
-                           int C, int seed, const AttnSettings *a)
+static int evaluate_pixels(IjReportRow *row, const IjImageSet *tr, const IjImageSet *te, const IjEvalTransform *tf,
+                           int p, const char *fdir, int C, int seed, const AttnSettings *a)
 {
     const char *name = "raw pixels";
-    float *ptr = eval_pixels(tr), *pte = eval_pixels(te);
-    int d = tr->height * tr->width * tr->channels, T = (tr->height / p) * (tr->width / p), D = p * p * tr->channels;
+    float *ptr = eval_pixels(tr, tf), *pte = ptr ? eval_pixels(te, tf) : NULL;
+    if (!pte) {
+        free(ptr);
+        return -1;
+    }
+    int S = tf->size, d = S * S * tr->channels, T = (S / p) * (S / p), D = p * p * tr->channels;
     int e = save_features(fdir, "pixels_train", ptr, tr->count, d) ||
             save_features(fdir, "pixels_test", pte, te->count, d) ||
             ij_report_evaluate(row, name, ptr, tr->labels, tr->count, pte, te->labels, te->count, d, C,
@@ -103,8 +107,12 @@ static int evaluate_pixels(IjReportRow *row, const IjImageSet *tr, const IjImage
     free(ptr);
     free(pte);
     if (!e && T > 0 && tokens_fit(a, name, (size_t)(tr->count + te->count) * T, D)) {
-        ptr = eval_pixel_patches(tr, p);
-        pte = eval_pixel_patches(te, p);
+        ptr = eval_pixel_patches(tr, tf, p);
+        pte = ptr ? eval_pixel_patches(te, tf, p) : NULL;
+        if (!pte) {
+            free(ptr);
+            return -1;
+        }
         e = ij_report_attentive(row, ptr, tr->labels, tr->count, pte, te->labels, te->count, T, D, C,
                                 (uint64_t)seed, a->epochs, eval_progress, (void *)name);
         free(ptr);
@@ -116,8 +124,9 @@ static int evaluate_pixels(IjReportRow *row, const IjImageSet *tr, const IjImage
 int cmd_probe(int argc, char **argv)
 {
     const char *checkpoint = NULL, *data = "fashion-mnist", *encoder = "target", *pool_s = "last";
-    const char *out = NULL, *test_data = NULL;
+    const char *out = NULL, *test_data = NULL, *resize = "auto";
     int seed = -1, batch = 256, baselines = 1, bf16 = 0, threads = 0;
+    double crop_fraction = 0.875;
     AttnSettings attn = {1, 20, 8.0};
     Option o[] = {
         {"checkpoint", OPT_STRING, &checkpoint, "safetensors checkpoint (a training run's, or a bare encoder)", 0, -1, NULL},
@@ -133,6 +142,7 @@ int cmd_probe(int argc, char **argv)
         {"attentive", OPT_SWITCH, &attn.on, "attentive probe on the final tokens (pixels: patches as tokens)", 0, -1, NULL},
         {"attentive-epochs", OPT_INT, &attn.epochs, "attentive probe: epochs of each fit (one per learning rate 3e-4, 1e-3, 3e-3, then the refit)", 1, 10000, NULL},
         {"attentive-max-gb", OPT_FLOAT, &attn.max_gb, "attentive probe: most memory its tokens may take (else the column is left out, with a note)", 0, 1e6, NULL},
+        EVAL_TRANSFORM_OPTIONS(resize, crop_fraction),
         OPT_THREADS(threads),
     };
     int rc = opt_parse(o, (int)(sizeof o / sizeof o[0]), argc, argv, 2, usage);
@@ -164,8 +174,10 @@ int cmd_probe(int argc, char **argv)
     IjImageSet tr = {0}, te = {0};
     IjReport rep = {0};
     rc = -1;
-    IjLoadOptions lo = {.channels = m.cfg.channels};
-    if (ij_imageset_load_opts(&tr, data, 1, &lo)) goto done;
+    IjLoadOptions lo = {.channels = m.cfg.channels, .keep_files = 1}; /* images of any size, decoded one by one */
+    IjEvalTransform tf;
+    if (eval_transform(&tf, resize, crop_fraction, m.cfg.img_size) || ij_imageset_load_opts(&tr, data, 1, &lo))
+        goto done;
     if (!test_data && !tr.has_splits) { /* folders and tar shards have no test split of their own */
         ij_error("%s: class folders / tar shards have no test split: name held-out data with --test-data", data);
         goto done;
@@ -173,11 +185,6 @@ int cmd_probe(int argc, char **argv)
     if (ij_imageset_load_opts(&te, test_data ? test_data : data, 0, &lo)) goto done;
     if (!tr.labels || !te.labels) {
         ij_error("%s: probing needs labels for both splits", tr.labels ? te.source : data);
-        goto done;
-    }
-    if (te.height != tr.height || te.width != tr.width) {
-        ij_error("%s: test images are %dx%d, training images %dx%d", te.source, te.width, te.height, tr.width,
-                 tr.height);
         goto done;
     }
     int same_classes = !tr.class_names == !te.class_names && tr.num_classes == te.num_classes;
@@ -193,21 +200,26 @@ int cmd_probe(int argc, char **argv)
     snprintf(rep.title, sizeof rep.title, "%s: %s encoder, %s pooling; %d train images of %s / %d test images%s%s",
              checkpoint, encoder, pool_s, tr.count, data, te.count, test_data ? " of " : "",
              test_data ? test_data : "");
+    char prefix[2][1200];
+    snprintf(prefix[0], sizeof prefix[0], "%s/train", fdir);
+    snprintf(prefix[1], sizeof prefix[1], "%s/test", fdir);
     if (save_labels(fdir, "labels_train", tr.labels, tr.count) ||
-        save_labels(fdir, "labels_test", te.labels, te.count))
+        save_labels(fdir, "labels_test", te.labels, te.count) || eval_write_names(&tr, prefix[0]) ||
+        eval_write_names(&te, prefix[1]))
         goto done;
     char name[64];
     snprintf(name, sizeof name, "I-JEPA (%s encoder)", encoder);
-    if (evaluate_encoder(&rep.rows[rep.nrows++], name, checkpoint, "ijepa", &m, w, &tr, &te, pool, batch, fdir, C, seed, &attn))
+    if (evaluate_encoder(&rep.rows[rep.nrows++], name, checkpoint, "ijepa", &m, w, &tr, &te, &tf, pool, batch, fdir, C,
+                         seed, &attn))
         goto done;
     if (baselines) {
         if (ij_model_init(&r, &m.cfg, (uint64_t)seed)) goto done;
         ij_model_set_bf16(&r, m.bf16);
-        int e = evaluate_encoder(&rep.rows[rep.nrows++], "random-init encoder", "random-init encoder", "random", &r, &r.tenc,
-                                 &tr, &te, pool, batch, fdir, C, seed, &attn);
+        int e = evaluate_encoder(&rep.rows[rep.nrows++], "random-init encoder", "random-init encoder", "random", &r,
+                                 &r.tenc, &tr, &te, &tf, pool, batch, fdir, C, seed, &attn);
         ij_model_free(&r);
         if (e) goto done;
-        if (evaluate_pixels(&rep.rows[rep.nrows++], &tr, &te, m.cfg.patch_size, fdir, C, seed, &attn)) goto done;
+        if (evaluate_pixels(&rep.rows[rep.nrows++], &tr, &te, &tf, m.cfg.patch_size, fdir, C, seed, &attn)) goto done;
     }
     ij_report_print(&rep);
     snprintf(path, sizeof path, "%s/probe.json", out);

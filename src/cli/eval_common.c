@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "io/checkpoint.h"
+#include "io/fsutil.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -74,14 +75,14 @@ void eval_progress(void *ctx, const char *what, double fraction)
     fflush(stderr);
 }
 
-float *eval_embed(IjModel *m, const IjEncoderW *w, const IjImageSet *set, IjPool pool, int batch,
-                  const char *label, float **tokens)
+float *eval_embed(IjModel *m, const IjEncoderW *w, const IjImageSet *set, const IjEvalTransform *tf, IjPool pool,
+                  int batch, const char *label, float **tokens)
 {
     float *out = ij_malloc(sizeof(float) * (size_t)set->count * ij_embed_dim(&m->cfg, pool));
     if (tokens)
         *tokens = ij_malloc(sizeof(float) * (size_t)set->count * ij_num_patches(&m->cfg) * m->cfg.embed_dim);
     double t0 = ij_now();
-    if (ij_embed_dataset(m, w, set, pool, batch, out, tokens ? *tokens : NULL, eval_progress, (void *)label)) {
+    if (ij_embed_dataset(m, w, set, tf, pool, batch, out, tokens ? *tokens : NULL, eval_progress, (void *)label)) {
         free(out);
         if (tokens) free(*tokens), *tokens = NULL;
         return NULL;
@@ -102,28 +103,80 @@ int eval_check_finite(const float *X, size_t n, const char *source)
     return 0;
 }
 
-float *eval_pixels(const IjImageSet *set)
+/* Image i after the transform, channels interleaved (the layout of the decoded pixels): out [S, S, C]. */
+static int pixels_hwc(float *out, float *planar, const IjImageSet *set, int i, const IjEvalTransform *tf)
 {
-    size_t d = (size_t)set->height * set->width * set->channels;
-    float *out = ij_malloc(sizeof(float) * d * (size_t)set->count);
-    for (size_t i = 0; i < d * (size_t)set->count; i++) out[i] = set->pixels[i] / 255.0f;
+    const int S = tf->size, C = set->channels;
+    if (ij_eval_image(planar, set, i, tf)) return -1;
+    for (int c = 0; c < C; c++)
+        for (int k = 0; k < S * S; k++) out[(size_t)k * C + c] = planar[(size_t)c * S * S + k];
+    return 0;
+}
+
+float *eval_pixels(const IjImageSet *set, const IjEvalTransform *tf)
+{
+    size_t d = (size_t)tf->size * tf->size * set->channels;
+    float *out = ij_malloc(sizeof(float) * d * (size_t)set->count), *planar = ij_malloc(sizeof(float) * d);
+    for (int i = 0; i < set->count; i++)
+        if (pixels_hwc(out + (size_t)i * d, planar, set, i, tf)) {
+            free(out), out = NULL;
+            break;
+        }
+    free(planar);
     return out;
 }
 
-float *eval_pixel_patches(const IjImageSet *set, int p)
+float *eval_pixel_patches(const IjImageSet *set, const IjEvalTransform *tf, int p)
 {
-    const int C = set->channels, nh = set->height / p, nw = set->width / p, tok = p * p * C;
-    float *out = ij_malloc(sizeof(float) * (size_t)set->count * nh * nw * tok);
+    const int S = tf->size, C = set->channels, n = S / p, tok = p * p * C;
+    size_t d = (size_t)S * S * C;
+    float *out = ij_malloc(sizeof(float) * (size_t)set->count * n * n * tok), *img = ij_malloc(sizeof(float) * d);
+    float *planar = ij_malloc(sizeof(float) * d);
     for (int i = 0; i < set->count; i++) {
-        const uint8_t *img = ij_imageset_image(set, i);
-        float *o = out + (size_t)i * nh * nw * tok;
-        for (int ty = 0; ty < nh; ty++)
-            for (int tx = 0; tx < nw; tx++, o += tok)
+        if (pixels_hwc(img, planar, set, i, tf)) {
+            free(out), out = NULL;
+            break;
+        }
+        float *o = out + (size_t)i * n * n * tok;
+        for (int ty = 0; ty < n; ty++)
+            for (int tx = 0; tx < n; tx++, o += tok)
                 for (int y = 0; y < p; y++)
-                    for (int x = 0; x < p * C; x++)
-                        o[y * p * C + x] = img[((size_t)(ty * p + y) * set->width + tx * p) * C + x] / 255.0f;
+                    memcpy(o + y * p * C, img + ((size_t)(ty * p + y) * S + tx * p) * C, sizeof(float) * p * C);
     }
+    free(img);
+    free(planar);
     return out;
+}
+
+int eval_transform(IjEvalTransform *tf, const char *resize, double fraction, int size)
+{
+    ij_eval_transform_defaults(tf, size);
+    if (ij_eval_resize_parse(resize, &tf->resize)) return opt_usage_error("%s", ij_last_error());
+    tf->crop_fraction = fraction;
+    return 0;
+}
+
+int eval_write_names(const IjImageSet *set, const char *prefix)
+{
+    char path[1200];
+    if (set->names) {
+        snprintf(path, sizeof path, "%s_files.txt", prefix);
+        IjAtomicFile af;
+        if (ij_atomic_open(&af, path)) return -1;
+        for (int i = 0; i < set->count; i++) fprintf(af.f, "%s\n", set->names[i]);
+        if (ij_atomic_commit(&af, 1)) return -1;
+    }
+    if (set->labels) {
+        snprintf(path, sizeof path, "%s_classes.txt", prefix);
+        IjAtomicFile af;
+        if (ij_atomic_open(&af, path)) return -1;
+        for (int c = 0; c < set->num_classes; c++) {
+            if (set->class_names) fprintf(af.f, "%s\n", set->class_names[c]);
+            else fprintf(af.f, "%d\n", c);
+        }
+        if (ij_atomic_commit(&af, 1)) return -1;
+    }
+    return 0;
 }
 
 int eval_set_precision(IjModel *m, int bf16)

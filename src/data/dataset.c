@@ -107,6 +107,7 @@ static int add_image(Builder *b, const uint8_t *data, size_t size, const char *n
     if ((size_t)s->count == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 256;
         b->raw = ij_realloc(b->raw, sizeof(int) * b->cap);
+        s->names = ij_realloc(s->names, sizeof(char *) * b->cap);
         if (b->keep_files) {
             s->file_off = ij_realloc(s->file_off, sizeof(size_t) * (b->cap + 1));
             s->file_hw = ij_realloc(s->file_hw, sizeof(int) * 2 * b->cap);
@@ -129,6 +130,8 @@ static int add_image(Builder *b, const uint8_t *data, size_t size, const char *n
         memcpy(s->pixels + (size_t)s->count * b->image_bytes, im.pixels, b->image_bytes);
     }
     b->raw[s->count] = labeled ? class_index(b, cls, n) : -1;
+    size_t len = strlen(name) + 1;
+    s->names[s->count] = memcpy(ij_malloc(len), name, len);
     s->count++;
     ij_image_free(&im);
     return 0;
@@ -561,6 +564,8 @@ void ij_imageset_free(IjImageSet *s)
     free(s->file_off);
     free(s->file_hw);
     free(s->labels);
+    for (int i = 0; s->names && i < s->count; i++) free(s->names[i]);
+    free(s->names);
     if (s->class_names)
         for (int i = 0; i < s->num_classes; i++) free(s->class_names[i]);
     free(s->class_names);

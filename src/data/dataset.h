@@ -47,6 +47,7 @@ typedef struct {
     char **class_names;   /* [num_classes], owned; NULL for IDX data and unlabeled sets */
     int skipped;          /* undecodable image files left out (0 under strict) */
     int has_splits;       /* 1 for IDX sources (a train and a test split); folders and shards hold one set */
+    char **names;         /* [count]: each image's file ("folder/class/x.jpg", "shard.tar:class/x.jpg"); NULL for IDX */
     /* keep_files sets only (pixels is NULL; height/width are 0 when sizes differ): */
     uint8_t *files;       /* the file bytes, concatenated */
     size_t *file_off;     /* [count + 1]: image i is files[file_off[i] .. file_off[i+1]) */

@@ -69,8 +69,8 @@ void ij_embed_batch(IjModel *m, const IjEncoderW *w, const float *images, int n,
     embed_batch(m, w, images, n, pool, out, NULL);
 }
 
-int ij_embed_dataset(IjModel *m, const IjEncoderW *w, const IjImageSet *set, IjPool pool, int batch,
-                     float *out, float *tokens, IjProgress progress, void *pctx)
+int ij_embed_dataset(IjModel *m, const IjEncoderW *w, const IjImageSet *set, const IjEvalTransform *tf, IjPool pool,
+                     int batch, float *out, float *tokens, IjProgress progress, void *pctx)
 {
     const IjConfig *c = &m->cfg;
     if (set->channels != c->channels)
@@ -78,22 +78,38 @@ int ij_embed_dataset(IjModel *m, const IjEncoderW *w, const IjImageSet *set, IjP
                         set->channels, c->channels);
     if (pool == IJ_POOL_LAST4 && c->depth < 4)
         return ij_error("last-4 pooling needs at least 4 blocks; the encoder has %d", c->depth);
-    IjAugment aug;
+    IjEvalTransform def;
+    if (!tf) ij_eval_transform_defaults(&def, c->img_size), tf = &def;
+    if (tf->size != c->img_size)
+        return ij_error("evaluation transform to %d pixels, the model takes %d", tf->size, c->img_size);
+    IjAugment aug; /* the training normalisation */
     ij_augment_defaults(&aug, c->channels, c->img_size);
-    aug.random_crop = 0;
     size_t img = (size_t)c->channels * c->img_size * c->img_size;
     float *x = ij_alloc_aligned(sizeof(float) * img * (size_t)batch);
-    int F = ij_embed_dim(c, pool);
-    for (int start = 0; start < set->count; start += batch) {
-        int nb = set->count - start < batch ? set->count - start : batch;
-#pragma omp parallel for schedule(static)
-        for (int b = 0; b < nb; b++)
-            ij_augment_image(x + (size_t)b * img, ij_imageset_image(set, start + b), set->height,
-                             set->width, set->channels, &aug, 0, 0, (uint64_t)(start + b));
+    int F = ij_embed_dim(c, pool), rc = 0;
+    for (int start = 0; start < set->count && !rc; start += batch) {
+        int nb = set->count - start < batch ? set->count - start : batch, bad = -1;
+#pragma omp parallel for schedule(dynamic, 4)
+        for (int b = 0; b < nb; b++) {
+            float *xb = x + (size_t)b * img;
+            if (ij_eval_image(xb, set, start + b, tf)) {
+#pragma omp critical(ij_embed_bad)
+                bad = bad < 0 || start + b < bad ? start + b : bad;
+                continue;
+            }
+            ij_normalize(xb, c->channels, c->img_size * c->img_size, aug.mean, aug.std);
+        }
+        if (bad >= 0) { /* the message was set on the thread that decoded it: once more here */
+            float *scratch = ij_malloc(sizeof(float) * img);
+            if (!ij_eval_image(scratch, set, bad, tf)) ij_error("%s: image %d could not be decoded", set->source, bad);
+            free(scratch);
+            rc = -1;
+            break;
+        }
         embed_batch(m, w, x, nb, pool, out + (size_t)start * F,
                     tokens ? tokens + (size_t)start * ij_num_patches(c) * c->embed_dim : NULL);
         if (progress) progress(pctx, "embed", (double)(start + nb) / set->count);
     }
     free(x);
-    return 0;
+    return rc;
 }

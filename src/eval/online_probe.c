@@ -78,8 +78,8 @@ int ij_online_probe_run(IjOnlineProbe *p, IjModel *m, IjOnlineProbeResult *r)
         p->xfit = ij_malloc(sizeof(float) * (size_t)p->fit.count * d);
         p->xheld = ij_malloc(sizeof(float) * (size_t)p->held.count * d);
     }
-    if (ij_embed_dataset(m, &m->tenc, &p->fit, p->pool, 256, p->xfit, NULL, NULL, NULL) ||
-        ij_embed_dataset(m, &m->tenc, &p->held, p->pool, 256, p->xheld, NULL, NULL, NULL))
+    if (ij_embed_dataset(m, &m->tenc, &p->fit, NULL, p->pool, 256, p->xfit, NULL, NULL, NULL) ||
+        ij_embed_dataset(m, &m->tenc, &p->held, NULL, p->pool, 256, p->xheld, NULL, NULL, NULL))
         return -1;
     IjProbeOptions po;
     ij_probe_default_options(&po);
