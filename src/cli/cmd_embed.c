@@ -23,7 +23,7 @@ int cmd_embed(int argc, char **argv)
 {
     const char *checkpoint = NULL, *data = "fashion-mnist", *encoder = "target", *pool_s = "last";
     const char *split = "train", *out = NULL, *resize = "auto";
-    int batch = 256, random_init = 0, seed = 0, bf16 = 0, threads = 0;
+    int batch = 256, random_init = 0, seed = 0, bf16 = 0, threads = 0, heads = 0;
     double crop_fraction = 0.875;
     Option o[] = {
         {"checkpoint", OPT_STRING, &checkpoint, "safetensors checkpoint (a training run's, or a bare encoder)", 0, -1, NULL},
@@ -37,6 +37,7 @@ int cmd_embed(int argc, char **argv)
         {"seed", OPT_INT, &seed, "seed of --random-init", 0, 2147483647, NULL},
         {"bf16", OPT_SWITCH, &bf16, "bf16 operands in the matrix products, float32 sums", 0, -1, NULL},
         EVAL_TRANSFORM_OPTIONS(resize, crop_fraction),
+        EVAL_HEADS_OPTION(heads),
         OPT_THREADS(threads),
     };
     int rc = opt_parse(o, (int)(sizeof o / sizeof o[0]), argc, argv, 2, usage);
@@ -51,7 +52,7 @@ int cmd_embed(int argc, char **argv)
     snprintf(path, sizeof path, "%s_features.npy", out);
     if (ij_check_writable(path)) return -1; /* before the work, not after it */
     IjModel m;
-    if (eval_load_model(&m, checkpoint, NULL)) return -1;
+    if (eval_load_model(&m, checkpoint, heads, NULL)) return -1;
     if (random_init) {
         IjConfig c = m.cfg;
         ij_model_free(&m);

@@ -125,7 +125,7 @@ int cmd_probe(int argc, char **argv)
 {
     const char *checkpoint = NULL, *data = "fashion-mnist", *encoder = "target", *pool_s = "last";
     const char *out = NULL, *test_data = NULL, *resize = "auto";
-    int seed = -1, batch = 256, baselines = 1, bf16 = 0, threads = 0;
+    int seed = -1, batch = 256, baselines = 1, bf16 = 0, threads = 0, heads = 0;
     double crop_fraction = 0.875;
     AttnSettings attn = {1, 20, 8.0};
     Option o[] = {
@@ -143,6 +143,7 @@ int cmd_probe(int argc, char **argv)
         {"attentive-epochs", OPT_INT, &attn.epochs, "attentive probe: epochs of each fit (one per learning rate 3e-4, 1e-3, 3e-3, then the refit)", 1, 10000, NULL},
         {"attentive-max-gb", OPT_FLOAT, &attn.max_gb, "attentive probe: most memory its tokens may take (else the column is left out, with a note)", 0, 1e6, NULL},
         EVAL_TRANSFORM_OPTIONS(resize, crop_fraction),
+        EVAL_HEADS_OPTION(heads),
         OPT_THREADS(threads),
     };
     int rc = opt_parse(o, (int)(sizeof o / sizeof o[0]), argc, argv, 2, usage);
@@ -164,7 +165,7 @@ int cmd_probe(int argc, char **argv)
 
     int run_seed = 0;
     IjModel m, r;
-    if (eval_load_model(&m, checkpoint, &run_seed)) return -1;
+    if (eval_load_model(&m, checkpoint, heads, &run_seed)) return -1;
     if (seed < 0) seed = run_seed;
     const IjEncoderW *w;
     if (eval_set_precision(&m, bf16) || eval_pick_encoder(&m, encoder, &w)) {

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "io/checkpoint.h"
+#include "io/checkpoint_import.h"
 #include "io/fsutil.h"
 
 #include <math.h>
@@ -13,12 +14,17 @@
 #include <string.h>
 #include <unistd.h>
 
-int eval_load_model(IjModel *m, const char *checkpoint, int *seed)
+int eval_load_model(IjModel *m, const char *checkpoint, int heads, int *seed)
 {
     StFile f = {0};
     if (ij_st_open(&f, checkpoint)) return -1;
     IjConfig c;
-    int rc = ij_config_from_meta(&f, &c);
+    int rc = ij_checkpoint_config_any(&f, heads, &c);
+    IjCheckpointLayout layout = ij_checkpoint_layout(&f);
+    if (!rc && layout != IJ_LAYOUT_IJEPA)
+        fprintf(stderr, "%s: %s, %dx%dx%d images, patch %d, %d wide, %d deep, %d heads\n", checkpoint,
+                ij_checkpoint_layout_name(layout), c.img_size, c.img_size, c.channels, c.patch_size, c.embed_dim,
+                c.depth, c.num_heads);
     const char *s = ij_st_meta(&f, "seed");
     char *end = NULL;
     long sv = s ? strtol(s, &end, 10) : 0;

@@ -10,7 +10,11 @@
 /* Build a model from a checkpoint's configuration and load its weights
  * (a full checkpoint or a bare encoder). *seed gets the run's seed when the
  * checkpoint records one (else it is left alone). */
-int eval_load_model(IjModel *m, const char *checkpoint, int *seed);
+int eval_load_model(IjModel *m, const char *checkpoint, int heads, int *seed);
+/* --heads: for an encoder whose file does not say (timm's). */
+#define EVAL_HEADS_OPTION(var)                                                                                  \
+    {"heads", OPT_INT, &(var), "attention heads of an encoder whose file does not say (timm's; 0: the preset of " \
+                               "its width)", 0, 256, NULL}
 /* The training step a checkpoint records, or -1. */
 long long eval_checkpoint_step(const char *checkpoint);
 /* `--bf16`: the model's products with bf16 operands on this machine's path (printed), or float32. */

@@ -2,6 +2,7 @@
 #include "io/checkpoint.h"
 
 #include "core/error.h"
+#include "io/checkpoint_import.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -57,7 +58,7 @@ int ij_checkpoint_config(const char *path, IjConfig *c)
 {
     StFile f = {0};
     if (ij_st_open(&f, path)) return -1;
-    int rc = ij_config_from_meta(&f, c);
+    int rc = ij_checkpoint_config_any(&f, 0, c);
     ij_st_close(&f);
     return rc;
 }
@@ -175,11 +176,14 @@ int ij_checkpoint_load_file(IjModel *m, const StFile *f, const IjExtraSection *e
                         "tensor data cannot be verified\n", f->path);
     const IjTable *tab = &m->tab;
     char *used = ij_calloc((size_t)f->n + 1, 1);
-    int bare = !find_named(f, "encoder.", "norm.weight") && find_named(f, "", "norm.weight");
+    IjCheckpointLayout layout = ij_checkpoint_layout(f);
+    int bare = layout != IJ_LAYOUT_IJEPA || (!find_named(f, "encoder.", "norm.weight") && find_named(f, "", "norm.weight"));
     int rc = 0;
     if (bare) {
-        rc = load_part(f, tab, IJ_PART_ENCODER, 0, "", m->params, used);
+        rc = layout == IJ_LAYOUT_HF ? ij_checkpoint_load_hf(f, tab, m->params, used)
+                                    : load_part(f, tab, IJ_PART_ENCODER, 0, "", m->params, used);
         if (!rc) ij_model_sync_target(m);
+        for (int i = 0; i < f->n; i++) used[i] |= ij_checkpoint_foreign_extra(layout, f->tensors[i].name);
     } else {
         rc = load_part(f, tab, IJ_PART_ENCODER, 0, "encoder.", m->params, used);
         if (!rc) rc = load_part(f, tab, IJ_PART_PREDICTOR, 0, "predictor.", m->params, used);

@@ -4,8 +4,9 @@
  * (names of SPEC section 6), the configuration in __metadata__, plus any
  * extra sections a caller adds (the trainer adds optimizer state).
  * Read layouts: the above; the same with "module." after the part prefix
- * (official state dicts); and a bare encoder ("<name>" or "module.<name>"),
- * which fills both encoder and target encoder and leaves the predictor alone.
+ * (official state dicts); a bare encoder ("<name>" or "module.<name>": timm's too), and Hugging Face
+ * transformers' IJepaModel (checkpoint_import.h), which fill both encoder and target encoder and
+ * leave the predictor alone.
  */
 #ifndef IJEPA_IO_CHECKPOINT_H
 #define IJEPA_IO_CHECKPOINT_H
@@ -20,7 +21,8 @@ typedef struct {
     float *buf;        /* [n_total] */
 } IjExtraSection;
 
-/* Read the model configuration from a checkpoint's metadata. */
+/* Read the model configuration of a checkpoint: from its metadata, or, for an encoder saved by another
+ * program (timm, transformers: checkpoint_import.h), from config.json and its tensors. */
 int ij_checkpoint_config(const char *path, IjConfig *c);
 int ij_config_from_meta(const StFile *f, IjConfig *c);
 

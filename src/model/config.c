@@ -36,6 +36,13 @@ int ij_config_preset(IjConfig *c, const char *name)
                     "vit_huge or vit_giant)", name);
 }
 
+int ij_config_preset_heads(int embed_dim)
+{
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (presets[i].dim == embed_dim) return presets[i].heads;
+    return 0;
+}
+
 #define SHAPE(key, field, lo, hi, what) {key, offsetof(IjConfig, field), lo, hi, what}
 const IjShapeField ij_shape_fields[IJ_SHAPE_NFIELDS] = {
     SHAPE("img_size", img_size, 1, 4096, "image size"),

@@ -36,6 +36,8 @@ const IjShapeField *ij_shape_field(const char *key);
  * official predictor (Dp 384, depth 12); image 224, 3 channels, patch 16.
  * Returns -1 (with an error listing the presets) if the name is unknown. */
 int ij_config_preset(IjConfig *c, const char *name);
+/* The heads of the preset with this width (vit_huge: 1280 -> 16), 0 if no preset has it. */
+int ij_config_preset_heads(int embed_dim);
 /* Check every field against its bounds and for consistency; -1 with a message naming the bad field. */
 int ij_config_validate(const IjConfig *c);
 
