@@ -25,7 +25,7 @@ expect 2 "are required" "$ij" embed --checkpoint x.safetensors
 expect 2 "unknown command" "$ij" frobnicate
 expect 1 "nonexist.safetensors" "$ij" probe --checkpoint "$dir/nonexist.safetensors"
 expect 1 "nonexist" "$ij" embed --checkpoint "$dir/nonexist.safetensors" --out "$dir/x"
-for cmd in train embed probe bench ablate viz info; do
+for cmd in train embed probe bench ablate viz info predict; do
     "$ij" "$cmd" --help | grep -q -- "--threads" || fail "$cmd --help has no --threads"
 done
 "$ij" info --threads 1 > /dev/null || fail "info --threads 1"

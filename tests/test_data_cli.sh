@@ -10,6 +10,7 @@
 #  - WebDataset shards: .cls labels, a .tar.gz, a brace range; a cut-short .tar.gz is a one-line error;
 #  - channels: the images' own unless set, and a setting that disagrees is an error;
 #  - embed and probe on photos of many sizes (PNG and JPEG): files.txt, classes.txt, --resize;
+#  - probe --save-head and ijepa predict (the probe's accuracy again), embed --tokens;
 #  - `probe` on class folders prints and writes the attentive probe for every row and the checkpoint's
 #    step, and `viz --what learning` draws learning.png from that probe.json.
 set -uo pipefail
@@ -169,6 +170,25 @@ for r in d["rows"]:
     assert 0 <= a["test_acc"] <= 1 and a["epochs"] == 2 and a["ntrain"] == 2000 and a["ntest"] == 200, a
     assert a["lr"] in [g["lr"] for g in a["lr_grid"]] and len(a["lr_grid"]) == 3, a
 PY
+# the linear head kept (--save-head) and applied to the test folder by `ijepa predict`: its accuracy is the
+# probe's test accuracy (the head is stored in float32: at most one of the 200 images may move)
+"$build/ijepa" probe --checkpoint "$dir/run-once-0/checkpoint.safetensors" --data "$dir/ptr" --test-data "$dir/pte" \
+    --attentive off --baselines 0 --save-head "$dir/head.safetensors" --out "$dir/probe-head" > "$dir/log" 2>&1 ||
+    fail "probe --save-head: $(tail -3 "$dir/log")"
+"$build/ijepa" predict --head "$dir/head.safetensors" --data "$dir/pte" --out "$dir/pred.csv" > "$dir/plog" 2>&1 ||
+    fail "predict: $(tail -3 "$dir/plog")"
+/usr/bin/python3 - "$dir/probe-head/probe.json" "$dir/plog" "$dir/pred.csv" <<'PY' || fail "predict disagrees with probe: $(cat "$dir/plog")"
+import json, re, sys
+probe = 100 * json.load(open(sys.argv[1]))["rows"][0]["linear"]["test_acc"]
+acc = float(re.search(r"^accuracy: ([0-9.]+)%", open(sys.argv[2]).read(), re.M).group(1))
+assert abs(acc - probe) <= 0.5 + 1e-9, (acc, probe)
+rows = open(sys.argv[3]).read().splitlines()
+assert rows[0] == "file,class,probability" and len(rows) == 201, rows[:3]
+assert rows[1].startswith('"' + sys.argv[3].rsplit("/", 1)[0] + "/pte/airplane/"), rows[1]
+PY
+"$build/ijepa" embed --checkpoint "$dir/run-once-0/checkpoint.safetensors" --data "$dir/pte" --tokens --out "$dir/tok" \
+    > "$dir/log" 2>&1 || fail "embed --tokens: $(tail -2 "$dir/log")"
+grep -q "tok_tokens.npy \[200, 64, 32\] float32" "$dir/log" || fail "embed --tokens: $(cat "$dir/log")"
 "$build/ijepa" probe --checkpoint "$dir/run-once-0/checkpoint.safetensors" --data "$dir/ptr" --test-data "$dir/pte" \
     --attentive off --baselines 0 --out "$dir/probe-off" > "$dir/log" 2>&1 || fail "probe --attentive off: $(tail -3 "$dir/log")"
 /usr/bin/python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['rows'][0]['attentive'] is None" \

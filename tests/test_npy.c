@@ -266,9 +266,17 @@ static void test_errors(void)
 
     /* writer errors */
     ij_clear_error();
-    int64_t s3[3] = {1, 2, 3};
-    CHECK(ij_npy_write_f32(p, data, 3, s3) == -1);
+    int64_t s5[5] = {1, 1, 1, 2, 3};
+    CHECK(ij_npy_write_f32(p, data, 5, s5) == -1);
     CHECK(strstr(ij_last_error(), p) == ij_last_error());
+    /* 3-D (embed --tokens): numpy's header "(1, 2, 3)" */
+    int64_t s3[3] = {1, 2, 3};
+    CHECK(ij_npy_write_f32(p, data, 3, s3) == 0);
+    FILE *f3 = fopen(p, "rb");
+    char h3[128] = "";
+    CHECK(f3 && fread(h3, 1, sizeof h3 - 1, f3) > 0);
+    if (f3) fclose(f3);
+    CHECKF(strstr(h3 + 10, "'shape': (1, 2, 3), }") != NULL, "header: %s", h3 + 10);
     int64_t neg[2] = {-1, 2};
     CHECK(ij_npy_write_f32(p, data, 2, neg) == -1);
     const char *nodir = path_of("no/such/dir/x.npy");

@@ -23,7 +23,7 @@ int cmd_embed(int argc, char **argv)
 {
     const char *checkpoint = NULL, *data = "fashion-mnist", *encoder = "target", *pool_s = "last";
     const char *split = "train", *out = NULL, *resize = "auto";
-    int batch = 256, random_init = 0, seed = 0, bf16 = 0, threads = 0, heads = 0;
+    int batch = 256, random_init = 0, seed = 0, bf16 = 0, threads = 0, heads = 0, want_tokens = 0;
     double crop_fraction = 0.875;
     Option o[] = {
         {"checkpoint", OPT_STRING, &checkpoint, "safetensors checkpoint (a training run's, or a bare encoder)", 0, -1, NULL},
@@ -38,6 +38,7 @@ int cmd_embed(int argc, char **argv)
         {"bf16", OPT_SWITCH, &bf16, "bf16 operands in the matrix products, float32 sums", 0, -1, NULL},
         EVAL_TRANSFORM_OPTIONS(resize, crop_fraction),
         EVAL_HEADS_OPTION(heads),
+        {"tokens", OPT_FLAG, &want_tokens, "also write PREFIX_tokens.npy: every image's final (normed) patch features [n, N, D]", 0, -1, NULL},
         OPT_THREADS(threads),
     };
     int rc = opt_parse(o, (int)(sizeof o / sizeof o[0]), argc, argv, 2, usage);
@@ -64,7 +65,7 @@ int cmd_embed(int argc, char **argv)
     }
     const IjEncoderW *w;
     IjImageSet set = {0};
-    float *X = NULL;
+    float *X = NULL, *tokens = NULL;
     rc = -1;
     IjLoadOptions lo = {.channels = m.cfg.channels, .keep_files = 1}; /* images of any size, decoded one by one */
     IjEvalTransform tf;
@@ -75,7 +76,7 @@ int cmd_embed(int argc, char **argv)
         ij_error("%s: class folders / tar shards have no test split: pass the held-out data as --data", data);
         goto done;
     }
-    X = eval_embed(&m, w, &set, &tf, pool, batch, "embed", NULL);
+    X = eval_embed(&m, w, &set, &tf, pool, batch, "embed", want_tokens ? &tokens : NULL);
     int64_t shape[2] = {set.count, ij_embed_dim(&m.cfg, pool)};
     if (!X || eval_check_finite(X, (size_t)shape[0] * (size_t)shape[1], checkpoint)) goto done;
     snprintf(path, sizeof path, "%s_features.npy", out);
@@ -86,12 +87,22 @@ int cmd_embed(int argc, char **argv)
         if (ij_npy_write_i32(path, (const int32_t *)set.labels, 1, shape)) goto done;
         printf("wrote %s [%lld] int32\n", path, (long long)shape[0]);
     }
+    if (tokens) {
+        int64_t tshape[3] = {set.count, ij_num_patches(&m.cfg), m.cfg.embed_dim};
+        snprintf(path, sizeof path, "%s_tokens.npy", out);
+        if (eval_check_finite(tokens, (size_t)tshape[0] * tshape[1] * tshape[2], checkpoint) ||
+            ij_npy_write_f32(path, tokens, 3, tshape))
+            goto done;
+        printf("wrote %s [%lld, %lld, %lld] float32\n", path, (long long)tshape[0], (long long)tshape[1],
+               (long long)tshape[2]);
+    }
     if (eval_write_names(&set, out)) goto done;
     if (set.names) printf("wrote %s_files.txt (the file of each row)\n", out);
     if (set.labels) printf("wrote %s_classes.txt (the class of each label)\n", out);
     rc = 0;
 done:
     free(X);
+    free(tokens);
     ij_imageset_free(&set);
     ij_model_free(&m);
     return rc;

@@ -6,6 +6,7 @@
 #include "cli/eval_common.h"
 #include "cli/options.h"
 #include "core/error.h"
+#include "eval/linear_head.h"
 #include "eval/report.h"
 #include "io/fsutil.h"
 #include "io/npy.h"
@@ -61,7 +62,8 @@ static int save_labels(const char *dir, const char *name, const int *y, int n)
 /* Embed train and test with one encoder, save the features, evaluate. */
 static int evaluate_encoder(IjReportRow *row, const char *name, const char *source, const char *file, IjModel *m,
                             const IjEncoderW *w, const IjImageSet *tr, const IjImageSet *te, const IjEvalTransform *tf,
-                            IjPool pool, int batch, const char *fdir, int C, int seed, const AttnSettings *a)
+                            IjPool pool, int batch, const char *fdir, int C, int seed, const AttnSettings *a,
+                            IjLinearHead *head)
 {
     int d = ij_embed_dim(&m->cfg, pool), rc = -1, T = ij_num_patches(&m->cfg), D = m->cfg.embed_dim;
     int attn = tokens_fit(a, name, (size_t)(tr->count + te->count) * T, D);
@@ -77,7 +79,7 @@ static int evaluate_encoder(IjReportRow *row, const char *name, const char *sour
     snprintf(fn, sizeof fn, "%s_test", file);
     if (save_features(fdir, fn, Xte, te->count, d)) goto out;
     rc = ij_report_evaluate(row, name, Xtr, tr->labels, tr->count, Xte, te->labels, te->count, d, C,
-                            (uint64_t)seed, eval_progress, (void *)name);
+                            (uint64_t)seed, head, eval_progress, (void *)name);
     if (rc == 0 && attn)
         rc = ij_report_attentive(row, Ttr, tr->labels, tr->count, Tte, te->labels, te->count, T, D, C,
                                  (uint64_t)seed, a->epochs, eval_progress, (void *)name);
@@ -103,7 +105,7 @@ static int evaluate_pixels(IjReportRow *row, const IjImageSet *tr, const IjImage
     int e = save_features(fdir, "pixels_train", ptr, tr->count, d) ||
             save_features(fdir, "pixels_test", pte, te->count, d) ||
             ij_report_evaluate(row, name, ptr, tr->labels, tr->count, pte, te->labels, te->count, d, C,
-                               (uint64_t)seed, eval_progress, (void *)name);
+                               (uint64_t)seed, NULL, eval_progress, (void *)name);
     free(ptr);
     free(pte);
     if (!e && T > 0 && tokens_fit(a, name, (size_t)(tr->count + te->count) * T, D)) {
@@ -121,10 +123,35 @@ static int evaluate_pixels(IjReportRow *row, const IjImageSet *tr, const IjImage
     return e ? -1 : 0;
 }
 
+/* --save-head: the classifier, with what `ijepa predict` needs to make the same features. */
+static int write_head(const char *path, const IjLinearHead *h, const IjReportRow *row, const char *checkpoint,
+                      const char *encoder, const char *pool, int heads, const IjEvalTransform *tf, const IjImageSet *tr)
+{
+    size_t len = 1;
+    for (int c = 0; c < tr->num_classes; c++) len += (tr->class_names ? strlen(tr->class_names[c]) : 11) + 1;
+    char *classes = ij_calloc(len, 1), num[5][32];
+    for (int c = 0, k = 0; c < tr->num_classes; c++) {
+        if (tr->class_names) k += snprintf(classes + k, len - (size_t)k, "%s%s", c ? "\n" : "", tr->class_names[c]);
+        else k += snprintf(classes + k, len - (size_t)k, "%s%d", c ? "\n" : "", c);
+    }
+    snprintf(num[0], sizeof num[0], "%d", heads);
+    snprintf(num[1], sizeof num[1], "%.17g", tf->crop_fraction);
+    snprintf(num[2], sizeof num[2], "%.17g", row->linear.lambda);
+    snprintf(num[3], sizeof num[3], "%.6f", row->linear.val_acc);
+    snprintf(num[4], sizeof num[4], "%.6f", row->linear.test_acc);
+    const char *meta[] = {"format", "ijepa.c linear head", "checkpoint", checkpoint, "encoder", encoder, "pool", pool,
+                          "heads", num[0], "resize", ij_eval_resize_name(tf->resize), "crop_fraction", num[1],
+                          "classes", classes, "lambda", num[2], "val_acc", num[3], "test_acc", num[4]};
+    int rc = ij_linear_head_save(h, path, meta, (int)(sizeof meta / sizeof meta[0] / 2));
+    free(classes);
+    if (!rc) printf("wrote %s (the linear classifier: ijepa predict --head %s --data ...)\n", path, path);
+    return rc;
+}
+
 int cmd_probe(int argc, char **argv)
 {
     const char *checkpoint = NULL, *data = "fashion-mnist", *encoder = "target", *pool_s = "last";
-    const char *out = NULL, *test_data = NULL, *resize = "auto";
+    const char *out = NULL, *test_data = NULL, *resize = "auto", *save_head = NULL;
     int seed = -1, batch = 256, baselines = 1, bf16 = 0, threads = 0, heads = 0;
     double crop_fraction = 0.875;
     AttnSettings attn = {1, 20, 8.0};
@@ -144,6 +171,7 @@ int cmd_probe(int argc, char **argv)
         {"attentive-max-gb", OPT_FLOAT, &attn.max_gb, "attentive probe: most memory its tokens may take (else the column is left out, with a note)", 0, 1e6, NULL},
         EVAL_TRANSFORM_OPTIONS(resize, crop_fraction),
         EVAL_HEADS_OPTION(heads),
+        {"save-head", OPT_STRING, &save_head, "write the I-JEPA row's linear classifier here (safetensors; for ijepa predict)", 0, -1, NULL},
         OPT_THREADS(threads),
     };
     int rc = opt_parse(o, (int)(sizeof o / sizeof o[0]), argc, argv, 2, usage);
@@ -161,7 +189,8 @@ int cmd_probe(int argc, char **argv)
     snprintf(fdir, sizeof fdir, "%s/features", out);
     char path[1200];
     snprintf(path, sizeof path, "%s/probe.json", out);
-    if (ij_mkdirs(fdir) || ij_check_writable(path)) return -1; /* before the work, not after it */
+    if (ij_mkdirs(fdir) || ij_check_writable(path) || (save_head && ij_check_writable(save_head)))
+        return -1; /* before the work, not after it */
 
     int run_seed = 0;
     IjModel m, r;
@@ -174,6 +203,7 @@ int cmd_probe(int argc, char **argv)
     }
     IjImageSet tr = {0}, te = {0};
     IjReport rep = {0};
+    IjLinearHead head = {0};
     rc = -1;
     IjLoadOptions lo = {.channels = m.cfg.channels, .keep_files = 1}; /* images of any size, decoded one by one */
     IjEvalTransform tf;
@@ -211,13 +241,14 @@ int cmd_probe(int argc, char **argv)
     char name[64];
     snprintf(name, sizeof name, "I-JEPA (%s encoder)", encoder);
     if (evaluate_encoder(&rep.rows[rep.nrows++], name, checkpoint, "ijepa", &m, w, &tr, &te, &tf, pool, batch, fdir, C,
-                         seed, &attn))
+                         seed, &attn, save_head ? &head : NULL))
         goto done;
+    if (save_head && write_head(save_head, &head, &rep.rows[0], checkpoint, encoder, pool_s, heads, &tf, &tr)) goto done;
     if (baselines) {
         if (ij_model_init(&r, &m.cfg, (uint64_t)seed)) goto done;
         ij_model_set_bf16(&r, m.bf16);
         int e = evaluate_encoder(&rep.rows[rep.nrows++], "random-init encoder", "random-init encoder", "random", &r,
-                                 &r.tenc, &tr, &te, &tf, pool, batch, fdir, C, seed, &attn);
+                                 &r.tenc, &tr, &te, &tf, pool, batch, fdir, C, seed, &attn, NULL);
         ij_model_free(&r);
         if (e) goto done;
         if (evaluate_pixels(&rep.rows[rep.nrows++], &tr, &te, &tf, m.cfg.patch_size, fdir, C, seed, &attn)) goto done;
@@ -230,6 +261,7 @@ int cmd_probe(int argc, char **argv)
     printf("wrote %s/probe.json, %s/probe.md and features/*.npy\n", out, out);
     rc = 0;
 done:
+    ij_linear_head_free(&head);
     ij_imageset_free(&tr);
     ij_imageset_free(&te);
     ij_model_free(&m);

@@ -12,6 +12,7 @@ int cmd_probe(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_ablate(int argc, char **argv);
 int cmd_viz(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 /* `ijepa train`'s flags (argv[2..]: the settings, --config, --resume, --force, ...) into a validated
  * configuration and run options: 0, 1 when --help was printed, -1 on error. */

@@ -20,6 +20,7 @@ static const struct {
     {"probe", cmd_probe, "linear probe, k-NN and low-shot evaluation beside raw-pixel and random-init baselines"},
     {"bench", cmd_bench, "training / feature-extraction throughput, GFLOP/s, fraction of sgemm peak, memory"},
     {"ablate", cmd_ablate, "a grid of short pretrainings, one change each, with probes and collapse diagnostics"},
+    {"predict", cmd_predict, "classify images with a linear head saved by probe --save-head"},
     {"viz", cmd_viz, "pictures: masks over images, PCA of patch features, nearest patches to predictions"},
     {"info", cmd_info, "model shape, parameters, FLOPs, and a timed forward pass"},
 };

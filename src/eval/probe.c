@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "eval/inputs.h"
+#include "eval/linear_head.h"
 #include "kernels/kernels.h"
 
 #include <math.h>
@@ -242,6 +243,7 @@ int ij_linear_probe(const float *Xtr, const int *ytr, int ntr, const float *Xte,
         res->train_acc = accuracy(B, ytr, ntr, d, C, best, NULL, NULL);
         /* the test set is used here and only here */
         res->test_acc = accuracy(Xte, yte, nte, d, C, best, mean, scale);
+        if (o.head) ij_linear_head_set(o.head, d, C, best, mean, scale, res->lambda);
         if (o.progress) o.progress(o.progress_ctx, "linear probe: done", 1.0);
     }
     free(fit_idx);

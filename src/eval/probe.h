@@ -51,6 +51,7 @@ typedef struct {
     IjLbfgsOptions lbfgs;  /* defaults of ij_lbfgs_default_options (on_iter is ignored) */
     IjProgress progress;   /* may be NULL */
     void *progress_ctx;
+    struct IjLinearHead *head; /* NULL, or filled with the final fit (eval/linear_head.h) */
 } IjProbeOptions;
 
 typedef struct {

@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "core/timer.h"
+#include "eval/linear_head.h"
 #include "io/fsutil.h"
 
 #include <errno.h>
@@ -12,7 +13,7 @@
 
 int ij_report_evaluate(IjReportRow *row, const char *name, const float *Xtr, const int *ytr, int ntr,
                        const float *Xte, const int *yte, int nte, int d, int C, uint64_t seed,
-                       IjProgress progress, void *ctx)
+                       IjLinearHead *head, IjProgress progress, void *ctx)
 {
     memset(row, 0, sizeof *row);
     snprintf(row->name, sizeof row->name, "%s", name);
@@ -27,7 +28,9 @@ int ij_report_evaluate(IjReportRow *row, const char *name, const float *Xtr, con
     ij_knn_default_options(&ko);
     ko.progress = progress;
     ko.progress_ctx = ctx;
+    po.head = head;
     if (ij_linear_probe(Xtr, ytr, ntr, Xte, yte, nte, d, C, &po, &row->linear)) return -1;
+    po.head = NULL;
     if (ij_knn(Xtr, ytr, ntr, Xte, yte, nte, d, C, &ko, &row->knn)) return -1;
     if (ij_lowshot_probe(Xtr, ytr, ntr, Xte, yte, nte, d, C, 0.01, &po, &row->low1)) return -1;
     if (ij_lowshot_probe(Xtr, ytr, ntr, Xte, yte, nte, d, C, 0.10, &po, &row->low10)) return -1;

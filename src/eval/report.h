@@ -25,10 +25,11 @@ typedef struct {
     int nrows;
 } IjReport;
 
-/* All evaluations of one feature set (features are not modified). */
+/* All evaluations of one feature set (features are not modified). head: NULL, or it gets the linear
+ * probe's classifier (eval/linear_head.h). */
 int ij_report_evaluate(IjReportRow *row, const char *name, const float *Xtr, const int *ytr, int ntr,
                        const float *Xte, const int *yte, int nte, int d, int C, uint64_t seed,
-                       IjProgress progress, void *ctx);
+                       struct IjLinearHead *head, IjProgress progress, void *ctx);
 /* The attentive probe on the row's tokens [ntr, T, D] and [nte, T, D] (normalised in place), epochs
  * as given; adds its seconds to the row's. */
 int ij_report_attentive(IjReportRow *row, float *Xtr, const int *ytr, int ntr, float *Xte, const int *yte, int nte,

@@ -32,8 +32,8 @@ static int write_npy(const char *path, const char *descr, size_t itemsize, const
                      const int64_t *shape)
 {
     if (!path) return ij_error("npy: no path given");
-    if (ndim < 1 || ndim > 2 || !shape)
-        return ij_error("%s: can only write 1-D or 2-D arrays (got ndim %d)", path, ndim);
+    if (ndim < 1 || ndim > 4 || !shape)
+        return ij_error("%s: can only write arrays of 1 to 4 dimensions (got ndim %d)", path, ndim);
     size_t count = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) return ij_error("%s: negative dimension %lld", path, (long long)shape[i]);
@@ -44,11 +44,11 @@ static int write_npy(const char *path, const char *descr, size_t itemsize, const
     if (count && !data) return ij_error("%s: no data to write", path);
 
     /* magic(6) + version(2) + length(2) = 10 bytes, then the header; pad so the data starts at 64k. */
-    char dict[256];
-    int n = ndim == 1 ? snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%lld,), }",
-                                 descr, (long long)shape[0])
-                      : snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%lld, %lld), }",
-                                 descr, (long long)shape[0], (long long)shape[1]);
+    char dict[256], dims[128] = "";
+    for (int i = 0, k = 0; i < ndim; i++) /* "(n,)" for one dimension, "(a, b, c)" for more */
+        k += snprintf(dims + k, sizeof dims - (size_t)k, "%s%lld%s", i ? " " : "", (long long)shape[i],
+                      ndim == 1 ? "," : i + 1 < ndim ? "," : "");
+    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, dims);
     IJ_ASSERT(n > 0 && (size_t)n < sizeof dict);
     size_t hlen = ((10 + (size_t)n + 1) + 63) / 64 * 64 - 10; /* +1 for the '\n' */
     unsigned char head[512];

@@ -17,7 +17,7 @@
 
 #include <stdint.h>
 
-/* Write data (ndim 1 or 2, shape[i] >= 0, C order) atomically: "<path>.tmp.<pid>", checked fwrite,
+/* Write data (ndim 1 to 4, shape[i] >= 0, C order) atomically: "<path>.tmp.<pid>", checked fwrite,
  * fflush + fsync, rename over path, fsync of the directory. On failure the temporary file is removed,
  * an existing file at path is left untouched, and -1 is returned. */
 int ij_npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape);
