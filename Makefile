@@ -20,7 +20,9 @@ BUILD   := build-mpi
 CC      := mpicc
 DIST    := -DIJ_MPI=1
 endif
-CFLAGS  := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -Iinclude -Isrc -MMD -MP $(OPT) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(DIST)
+# -fPIC: the same objects make the static library, the program and the shared library (libijepa.so,
+# for the Python package and `make install`); on x86-64 it costs nothing measurable (docs/performance.md).
+CFLAGS  := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp -fPIC -Iinclude -Isrc -MMD -MP $(OPT) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(DIST)
 # OpenBLAS built for OpenMP shares our OpenMP thread pool, so BLAS and our own
 # parallel loops never run more threads than cores (the pthread build would spin
 # its own pool beside OpenMP's). Falls back to the default OpenBLAS if absent.
@@ -39,11 +41,29 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-all: $(BUILD)/ijepa $(TESTS)
+all: $(BUILD)/ijepa $(BUILD)/libijepa.so $(TESTS)
 
 $(BUILD)/libijepa.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(BUILD)/libijepa.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libijepa.so.0 -o $@ $^ $(LDLIBS)
+
+# make install PREFIX=/usr/local: the program, both libraries, the headers (include/ijepa/, with the
+# src/ headers ijepa.h includes) and a pkg-config file (pkg-config --cflags --libs ijepa).
+PREFIX  ?= /usr/local
+install: $(BUILD)/ijepa $(BUILD)/libijepa.a $(BUILD)/libijepa.so
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/ijepa
+	install -m 755 $(BUILD)/ijepa $(DESTDIR)$(PREFIX)/bin/ijepa
+	install -m 644 $(BUILD)/libijepa.a $(DESTDIR)$(PREFIX)/lib/libijepa.a
+	install -m 755 $(BUILD)/libijepa.so $(DESTDIR)$(PREFIX)/lib/libijepa.so.0
+	ln -sf libijepa.so.0 $(DESTDIR)$(PREFIX)/lib/libijepa.so
+	install -m 644 include/ijepa.h $(DESTDIR)$(PREFIX)/include/ijepa/ijepa.h
+	cd src && find . -name '*.h' -not -path './cli/*' | while read -r h; do \
+	    install -D -m 644 "$$h" "$(DESTDIR)$(PREFIX)/include/ijepa/$$h"; done
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*IJ_VERSION "\(.*\)"/\1/p' src/core/version.h)|' \
+	    -e 's|@LIBS@|$(LDLIBS)|' ijepa.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ijepa.pc
 
 $(BUILD)/ijepa: $(CLI_OBJ) $(BUILD)/libijepa.a
 	$(CC) -o $@ $^ $(LDLIBS)
@@ -72,6 +92,6 @@ check:
 clean:
 	rm -rf build build-san build-mpi
 
-.PHONY: all test check clean
+.PHONY: all test check clean install
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
