@@ -1,9 +1,18 @@
-# lib.sh: what the shell tests share (source it: . "$(dirname "$0")/lib.sh").
+# lib.sh: what the shell tests share (source it first: . "$(dirname "$0")/lib.sh"). It sets
+#   build                  the build folder (the script's first argument; default build)
+#   ij                     the program in it
+#   dir                    a temporary folder, removed on exit
+# and defines:
 #   fail MSG...            print FAIL and count it in $fails (the script exits with [ $fails -eq 0 ])
 #   same_tensors A B       two safetensors files hold the same tensors, bit for bit (metadata such as
 #                          wall-clock training time may differ)
 #   close_tensors A B TOL  the same tensor names, each within TOL relative (||a - b|| / ||b||)
 #   tiny_model             the model flags of the tests' tiny runs
+set -uo pipefail
+build=${1:-build}
+ij="$build/ijepa"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
 fails=0
 py=/usr/bin/python3
 fail() { echo "FAIL: $*"; fails=$((fails+1)); }

@@ -6,11 +6,6 @@
 #    1e-4 per tensor: Adam turns noise-level gradient differences into steps of lr; see
 #    tests/test_backend.c for the tolerances of single operations and steps);
 #  - an unknown backend (variable or flag) is a one-line error and a non-zero exit.
-set -uo pipefail
-build=${1:-build}
-ij="$build/ijepa"
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
 . "$(dirname "$0")/lib.sh"
 
 for t in test_parity test_gradcheck; do

@@ -2,11 +2,6 @@
 # The command line's contract: `ijepa --version`; exit status 2 for a wrong command line (unknown
 # option, bad value, missing required option), 1 for work that failed (a missing file), each with one
 # line on stderr; every command takes --threads.
-set -uo pipefail
-build=${1:-build}
-ij="$build/ijepa"
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
 . "$(dirname "$0")/lib.sh"
 
 "$ij" --version | grep -Eq '^ijepa\.c [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version: $("$ij" --version 2>&1)"

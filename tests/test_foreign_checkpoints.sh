@@ -5,11 +5,6 @@
 # names, q/k/v split, config.json) gives the same features, bit for bit, on the CIFAR-10 shard
 # (tests/reference/make_foreign_fixtures.py writes the two foreign files). timm's file does not say
 # its number of heads: without --heads that is a one-line error naming the option.
-set -uo pipefail
-build=${1:-build}
-ij="$build/ijepa"
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
 . "$(dirname "$0")/lib.sh"
 fx=tests/fixtures
 data=../shared/data/cifar10/train-004.tar

@@ -2,10 +2,6 @@
 # `make install PREFIX=...` into a temporary folder: the program runs from there, and a C program
 # built with `pkg-config --cflags --libs ijepa` against the installed header and shared library
 # loads the tiny fixture checkpoint and embeds a batch of images through the C API (src/api/api.h).
-set -uo pipefail
-build=${1:-build}
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
 . "$(dirname "$0")/lib.sh"
 san=(); sanflags=()
 [ "$build" = build-san ] && san=(SAN=1) && sanflags=(-fsanitize=address,undefined)

@@ -5,10 +5,6 @@
 #  - embed on a numpy array gives the features of the same images written as PNG files and read back;
 #  - train(config, out, max_steps=3) writes the checkpoint `ijepa train --config --steps 3` writes;
 #  - a bad checkpoint raises IjepaError with the library's one-line message.
-set -uo pipefail
-build=${1:-build}
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
 . "$(dirname "$0")/lib.sh"
 ij=build/ijepa   # the package is built from the normal build (setup.py runs make)
 data=../shared/data/cifar10/train-004.tar

@@ -9,12 +9,8 @@
 #    nothing; --resume of a folder without a checkpoint says what to do; stale temporary files go;
 #  - checkpoints carry a crc32 of their tensors: a flipped byte is a one-line error;
 #  - embed refuses non-finite features and an unwritable --out before it computes.
-set -uo pipefail
-build=${1:-build}
-ij="$build/ijepa"
-dir=$(mktemp -d)
-trap 'kill -9 $(jobs -p) 2> /dev/null; rm -rf "$dir"' EXIT
 . "$(dirname "$0")/lib.sh"
+trap 'kill -9 $(jobs -p) 2> /dev/null; rm -rf "$dir"' EXIT
 
 # the first 512 training images and labels of Fashion-MNIST as an IDX folder
 mkdir -p "$dir/data"

@@ -3,11 +3,6 @@
 #  - 8 steps in one go and 4 + resume 4 give bit-identical checkpoints (float32 and --bf16);
 #  - a diverging run stops with a one-line error and keeps its last checkpoint;
 #  - bad options and bad config files are one-line errors with a non-zero exit.
-set -uo pipefail
-build=${1:-build}
-ij="$build/ijepa"
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
 . "$(dirname "$0")/lib.sh"
 tiny=(--data fashion-mnist "${tiny_model[@]}" --batch-size 16 --epochs 2 --warmup 1 --threads 2 --log-every 2 --checkpoint-every 3)
 
