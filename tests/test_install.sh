@@ -14,7 +14,7 @@ cat > "$dir/use.c" <<'C'
 #include <stdlib.h>
 int main(int argc, char **argv)
 {
-    IjApiModel *m = ij_api_load(argv[1], 0);
+    IjApiModel *m = ij_api_load(argv[1], 0, "target");
     if (!m) return fprintf(stderr, "%s\n", ij_last_error()), 1;
     int s[6];
     ij_api_shape(m, s);

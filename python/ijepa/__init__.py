@@ -37,9 +37,9 @@ _F = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
 _U8 = np.ctypeslib.ndpointer(np.uint8, flags="C_CONTIGUOUS")
 for name, res, args in [
     ("ij_last_error", _S, []), ("ij_api_version", _S, []),
-    ("ij_api_load", _P, [_S, _I]), ("ij_api_free", None, [_P]),
+    ("ij_api_load", _P, [_S, _I, _S]), ("ij_api_free", None, [_P]),
     ("ij_api_shape", None, [_P, ctypes.POINTER(_I * 6)]), ("ij_api_feature_dim", _I, [_P, _I]),
-    ("ij_api_set_options", _I, [_P, _S, _I, _S, _D]),
+    ("ij_api_set_options", _I, [_P, _I, _S, _D]),
     ("ij_api_embed_images", _I, [_P, _U8, _I, _I, _I, _I, _I, _F]),
     ("ij_api_data_open", _P, [_S, _P]), ("ij_api_data_count", _I, [_P]), ("ij_api_data_free", None, [_P]),
     ("ij_api_data_file", _S, [_P, _I]), ("ij_api_data_label", _I, [_P, _I]), ("ij_api_data_class", _S, [_P, _I]),
@@ -67,9 +67,9 @@ class Model:
     "crop": timm's resize-shorter-side and centre crop, "squash"); heads: for a file that does not say."""
 
     def __init__(self, checkpoint, heads=0, encoder="target", bf16=False, resize="auto", crop_fraction=0.875):
-        self._h = _lib.ij_api_load(os.fsencode(checkpoint), heads)
+        self._h = _lib.ij_api_load(os.fsencode(checkpoint), heads, encoder.encode())
         _check(self._h)
-        _check(_lib.ij_api_set_options(self._h, encoder.encode(), int(bf16), resize.encode(), crop_fraction) == 0)
+        _check(_lib.ij_api_set_options(self._h, int(bf16), resize.encode(), crop_fraction) == 0)
         s = (_I * 6)()
         _lib.ij_api_shape(self._h, ctypes.byref(s))
         self.shape = dict(zip(("img_size", "channels", "patch_size", "embed_dim", "depth", "num_heads"), s))

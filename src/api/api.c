@@ -27,17 +27,20 @@ struct IjApiData {
 
 const char *ij_api_version(void) { return IJ_VERSION; }
 
-IjApiModel *ij_api_load(const char *checkpoint, int heads)
+IjApiModel *ij_api_load(const char *checkpoint, int heads, const char *encoder)
 {
+    if (!encoder || (strcmp(encoder, "target") && strcmp(encoder, "context"))) {
+        ij_error("encoder must be 'target' or 'context', got '%s'", encoder ? encoder : "");
+        return NULL;
+    }
     StFile f = {0};
     if (ij_st_open(&f, checkpoint)) return NULL;
     IjConfig c;
     IjApiModel *a = ij_calloc(1, sizeof *a);
     int rc = ij_checkpoint_config_any(&f, heads, &c);
-    if (!rc) rc = ij_model_init(&a->m, &c, 0);
+    if (!rc) rc = ij_model_init_encoder(&a->m, &c, 0);
     if (!rc) {
-        const char *ignore[] = {"adam_m.", "adam_v."};
-        rc = ij_checkpoint_load_file(&a->m, &f, NULL, 0, ignore, 2) < 0 ? -1 : 0;
+        rc = ij_checkpoint_load_encoder(&a->m, &f, !strcmp(encoder, "target"));
         if (rc) ij_model_free(&a->m);
     }
     ij_st_close(&f);
@@ -66,11 +69,8 @@ void ij_api_shape(const IjApiModel *a, int out[6])
 
 int ij_api_feature_dim(const IjApiModel *a, int pool) { return ij_embed_dim(&a->m.cfg, pool ? IJ_POOL_LAST4 : IJ_POOL_LAST); }
 
-int ij_api_set_options(IjApiModel *a, const char *encoder, int bf16, const char *resize, double crop_fraction)
+int ij_api_set_options(IjApiModel *a, int bf16, const char *resize, double crop_fraction)
 {
-    if (!strcmp(encoder, "target")) a->w = &a->m.tenc;
-    else if (!strcmp(encoder, "context")) a->w = &a->m.enc;
-    else return ij_error("encoder must be 'target' or 'context', got '%s'", encoder);
     IjBf16Path path = IJ_BF16_OFF;
     if (bf16 && ij_bf16_path_choose(&path)) return -1;
     ij_model_set_bf16(&a->m, path);

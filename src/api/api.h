@@ -1,7 +1,7 @@
 /* api.h: a small C interface for other languages (the Python package, python/ijepa, reaches it
  * through ctypes): opaque handles, plain arrays, 0 or -1 (NULL) with ij_last_error() set.
  *
- *   IjApiModel *m = ij_api_load("ckpt.safetensors", 0);          the target encoder, float32
+ *   IjApiModel *m = ij_api_load("ckpt.safetensors", 0, "target"); the target encoder, float32
  *   ij_api_embed_images(m, pixels, n, h, w, 3, IJ_POOL_LAST, out);   uint8 [n, h, w, c] -> [n, dim]
  *   IjApiData *d = ij_api_data_open("photos/", m);               any --data source, any image sizes
  *   ij_api_embed_data(m, d, IJ_POOL_LAST, out);                   [count, dim]
@@ -16,15 +16,16 @@ typedef struct IjApiModel IjApiModel;
 typedef struct IjApiData IjApiData;
 
 const char *ij_api_version(void);
-/* A checkpoint of any layout ijepa.c reads (heads: for a file that does not say; 0 otherwise). */
-IjApiModel *ij_api_load(const char *checkpoint, int heads);
+/* One encoder ("target" or "context") of a checkpoint of any layout ijepa.c reads, alone in memory
+ * (heads: for a file that does not say; 0 otherwise). */
+IjApiModel *ij_api_load(const char *checkpoint, int heads, const char *encoder);
 void ij_api_free(IjApiModel *m);
 /* img_size, channels, patch_size, embed_dim, depth, num_heads into out[6]. */
 void ij_api_shape(const IjApiModel *m, int out[6]);
 /* Features per image for pool 0 (last: the average final token) or 1 (last4). */
 int ij_api_feature_dim(const IjApiModel *m, int pool);
-/* encoder "target" or "context"; bf16 0/1; resize "auto", "crop" or "squash" and its crop fraction. */
-int ij_api_set_options(IjApiModel *m, const char *encoder, int bf16, const char *resize, double crop_fraction);
+/* bf16 0/1; resize "auto", "crop" or "squash" and its crop fraction. */
+int ij_api_set_options(IjApiModel *m, int bf16, const char *resize, double crop_fraction);
 /* Images uint8 [n, h, w, channels] (channels interleaved, one size for all) -> out [n, dim]. */
 int ij_api_embed_images(IjApiModel *m, const uint8_t *images, int n, int h, int w, int channels, int pool,
                         float *out);

@@ -236,8 +236,8 @@ static int bench_train(const IjTrainConfig *tc0, int warmup, int steps, BenchPea
 static int bench_model(const IjConfig *c, const IjMaskParams *mp, int batch, int warmup, int steps, int embed,
                        double bucket_mb, BenchPeak *peak, double *flops, double *total)
 {
-    IjModel m;
-    if (ij_model_init(&m, c, 0)) return -1;
+    IjModel m; /* feature extraction needs the encoder alone, as embed builds it */
+    if (embed ? ij_model_init_encoder(&m, c, 0) : ij_model_init(&m, c, 0)) return -1;
     ij_model_set_bf16(&m, peak->bf16);
     size_t img = (size_t)c->channels * c->img_size * c->img_size;
     float *x = ij_alloc_aligned(sizeof(float) * img * (size_t)batch), *feat = NULL;

@@ -53,11 +53,11 @@ int cmd_embed(int argc, char **argv)
     snprintf(path, sizeof path, "%s_features.npy", out);
     if (ij_check_writable(path)) return -1; /* before the work, not after it */
     IjModel m;
-    if (eval_load_model(&m, checkpoint, heads, NULL)) return -1;
+    if (eval_load_model(&m, checkpoint, heads, encoder, NULL)) return -1;
     if (random_init) {
         IjConfig c = m.cfg;
         ij_model_free(&m);
-        if (ij_model_init(&m, &c, (uint64_t)seed)) return -1;
+        if (ij_model_init_encoder(&m, &c, (uint64_t)seed)) return -1;
     }
     if (eval_set_precision(&m, bf16)) {
         ij_model_free(&m);

@@ -83,7 +83,7 @@ int cmd_predict(int argc, char **argv)
     IjPool pool;
     IjEvalTransform tf;
     const IjEncoderW *w;
-    if (eval_parse_pool(meta[2], &pool) || eval_load_model(&m, checkpoint, heads_s ? atoi(heads_s) : 0, NULL) ||
+    if (eval_parse_pool(meta[2], &pool) || eval_load_model(&m, checkpoint, heads_s ? atoi(heads_s) : 0, meta[1], NULL) ||
         eval_set_precision(&m, bf16) || eval_pick_encoder(&m, meta[1], &w) ||
         eval_transform(&tf, meta[3], atof(meta[4]), m.cfg.img_size))
         goto done;

@@ -194,7 +194,7 @@ int cmd_probe(int argc, char **argv)
 
     int run_seed = 0;
     IjModel m, r;
-    if (eval_load_model(&m, checkpoint, heads, &run_seed)) return -1;
+    if (eval_load_model(&m, checkpoint, heads, encoder, &run_seed)) return -1;
     if (seed < 0) seed = run_seed;
     const IjEncoderW *w;
     if (eval_set_precision(&m, bf16) || eval_pick_encoder(&m, encoder, &w)) {
@@ -245,7 +245,7 @@ int cmd_probe(int argc, char **argv)
         goto done;
     if (save_head && write_head(save_head, &head, &rep.rows[0], checkpoint, encoder, pool_s, heads, &tf, &tr)) goto done;
     if (baselines) {
-        if (ij_model_init(&r, &m.cfg, (uint64_t)seed)) goto done;
+        if (ij_model_init_encoder(&r, &m.cfg, (uint64_t)seed)) goto done;
         ij_model_set_bf16(&r, m.bf16);
         int e = evaluate_encoder(&rep.rows[rep.nrows++], "random-init encoder", "random-init encoder", "random", &r,
                                  &r.tenc, &tr, &te, &tf, pool, batch, fdir, C, seed, &attn, NULL);

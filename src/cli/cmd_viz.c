@@ -135,7 +135,7 @@ int cmd_viz(int argc, char **argv)
     }
     if (want_pca || want_near) {
         snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", run);
-        if (eval_load_model(&m, checkpoint ? checkpoint : ckpt, 0, NULL)) goto done;
+        if (eval_load_model(&m, checkpoint ? checkpoint : ckpt, 0, NULL, NULL)) goto done;
         loaded = 1;
         if (memcmp(&m.cfg, &mc, sizeof mc) != 0) {
             ij_error("%s: the checkpoint's model differs from the run's config.yaml", checkpoint ? checkpoint : ckpt);

@@ -14,8 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-int eval_load_model(IjModel *m, const char *checkpoint, int heads, int *seed)
+int eval_load_model(IjModel *m, const char *checkpoint, int heads, const char *encoder, int *seed)
 {
+    if (encoder && strcmp(encoder, "target") && strcmp(encoder, "context"))
+        return opt_usage_error("--encoder must be 'target' or 'context', got '%s'", encoder);
     StFile f = {0};
     if (ij_st_open(&f, checkpoint)) return -1;
     IjConfig c;
@@ -29,11 +31,17 @@ int eval_load_model(IjModel *m, const char *checkpoint, int heads, int *seed)
     char *end = NULL;
     long sv = s ? strtol(s, &end, 10) : 0;
     if (!rc && s && seed && *end == 0 && sv >= 0 && sv <= 2147483647) *seed = (int)sv;
-    if (!rc) rc = ij_model_init(m, &c, seed ? (uint64_t)*seed : 0);
-    if (!rc) {
+    if (!rc && encoder) { /* the encoder alone: its weights once, nothing for training */
+        rc = ij_model_init_encoder(m, &c, seed ? (uint64_t)*seed : 0);
+        if (!rc && ij_checkpoint_load_encoder(m, &f, !strcmp(encoder, "target"))) {
+            ij_model_free(m);
+            rc = -1;
+        }
+    } else if (!rc) {
+        rc = ij_model_init(m, &c, seed ? (uint64_t)*seed : 0);
         /* a training checkpoint also holds AdamW moments: allow them here */
         const char *ignore[] = {"adam_m.", "adam_v."};
-        if (ij_checkpoint_load_file(m, &f, NULL, 0, ignore, 2) < 0) {
+        if (!rc && ij_checkpoint_load_file(m, &f, NULL, 0, ignore, 2) < 0) {
             ij_model_free(m);
             rc = -1;
         }
@@ -56,6 +64,7 @@ long long eval_checkpoint_step(const char *checkpoint)
 
 int eval_pick_encoder(const IjModel *m, const char *which, const IjEncoderW **w)
 {
+    if (m->encoder_only) return *w = &m->tenc, 0; /* loaded as `which` (eval_load_model) */
     if (strcmp(which, "target") == 0) *w = &m->tenc;
     else if (strcmp(which, "context") == 0) *w = &m->enc;
     else return opt_usage_error("--encoder must be 'target' or 'context', got '%s'", which);

@@ -7,10 +7,11 @@
 #include "eval/embed.h"
 #include "model/model.h"
 
-/* Build a model from a checkpoint's configuration and load its weights
- * (a full checkpoint or a bare encoder). *seed gets the run's seed when the
- * checkpoint records one (else it is left alone). */
-int eval_load_model(IjModel *m, const char *checkpoint, int heads, int *seed);
+/* Build a model from a checkpoint's configuration and load its weights (any layout). With encoder
+ * "target" or "context": that encoder alone (ij_model_init_encoder: no predictor, gradients or second
+ * copy); NULL: the whole model. *seed gets the run's seed when the checkpoint records one (else it is
+ * left alone). */
+int eval_load_model(IjModel *m, const char *checkpoint, int heads, const char *encoder, int *seed);
 /* --heads: for an encoder whose file does not say (timm's). */
 #define EVAL_HEADS_OPTION(var)                                                                                  \
     {"heads", OPT_INT, &(var), "attention heads of an encoder whose file does not say (timm's; 0: the preset of " \

@@ -209,6 +209,25 @@ int ij_checkpoint_load_file(IjModel *m, const StFile *f, const IjExtraSection *e
     return rc ? -1 : bare;
 }
 
+int ij_checkpoint_load_encoder(IjModel *m, const StFile *f, int target)
+{
+    IJ_ASSERT(m->encoder_only);
+    int verified = ij_st_verify(f);
+    if (verified < 0) return -1;
+    if (verified == 1)
+        fprintf(stderr, "ijepa: note: %s has no checksum (written by another program or an older ijepa.c): its "
+                        "tensor data cannot be verified\n", f->path);
+    char *used = ij_calloc((size_t)f->n + 1, 1);
+    IjCheckpointLayout layout = ij_checkpoint_layout(f);
+    int rc;
+    if (layout == IJ_LAYOUT_HF) rc = ij_checkpoint_load_hf(f, &m->tab, m->params, used);
+    else if (layout == IJ_LAYOUT_ENCODER || (!find_named(f, "encoder.", "norm.weight") && find_named(f, "", "norm.weight")))
+        rc = load_part(f, &m->tab, IJ_PART_ENCODER, 0, "", m->params, used);
+    else rc = load_part(f, &m->tab, IJ_PART_ENCODER, 0, target ? "target_encoder." : "encoder.", m->params, used);
+    free(used);
+    return rc ? -1 : 0;
+}
+
 int ij_checkpoint_load(IjModel *m, const char *path, const IjExtraSection *extra, int n_extra)
 {
     StFile f = {0};

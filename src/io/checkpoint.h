@@ -33,6 +33,9 @@ int ij_checkpoint_save(const IjModel *m, const char *path, const IjExtraSection 
  * the file must be used and every expected tensor present, with the expected
  * shape. Returns 1 if the file was a bare encoder, 0 for a full model. */
 int ij_checkpoint_load(IjModel *m, const char *path, const IjExtraSection *extra, int n_extra);
+/* Into a model of ij_model_init_encoder: the target encoder (target 1) or the context encoder (0) of
+ * a full checkpoint, or the encoder of a bare or foreign one; the rest of the file is not read. */
+int ij_checkpoint_load_encoder(IjModel *m, const StFile *f, int target);
 /* The same on an open file; tensors whose names start with one of `ignore`
  * prefixes are allowed to be extra (used by the tests' fixtures). */
 int ij_checkpoint_load_file(IjModel *m, const StFile *f, const IjExtraSection *extra, int n_extra,

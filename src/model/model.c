@@ -38,8 +38,26 @@ int ij_model_init(IjModel *m, const IjConfig *c, uint64_t seed)
     return 0;
 }
 
+int ij_model_init_encoder(IjModel *m, const IjConfig *c, uint64_t seed)
+{
+    memset(m, 0, sizeof *m);
+    if (ij_table_build(&m->tab, c)) return -1;
+    m->cfg = *c;
+    m->encoder_only = 1;
+    m->params = ij_alloc_aligned(sizeof(float) * m->tab.n_encoder);
+    ij_bind_encoder(&m->enc, m->params, &m->tab, c);
+    ij_bind_encoder(&m->tenc, m->params, &m->tab, c);
+    ij_params_init_part(m->params, &m->tab, c, seed, IJ_PART_ENCODER);
+    m->be = ij_backend_default();
+    m->loss_kind = IJ_LOSS_SMOOTH_L1;
+    m->target_norm = 1;
+    ij_stack_init(&m->tgt_stack, c->depth, c->embed_dim, c->mlp_dim, c->num_heads, 0);
+    return 0;
+}
+
 void ij_model_sync_target(IjModel *m)
 {
+    if (m->encoder_only) return; /* tenc is enc */
     memcpy(m->target, m->params, sizeof(float) * m->tab.n_encoder);
 }
 
@@ -98,6 +116,7 @@ static void compute_targets(IjModel *m, const float *images, const IjMasks *mk)
 
 float ij_model_step(IjModel *m, const float *images, const IjMasks *mk, int grads_wanted)
 {
+    IJ_ASSERT(!m->encoder_only);
     double t0 = ij_now();
     compute_targets(m, images, mk);
     double t1 = ij_now();

@@ -36,6 +36,7 @@ typedef struct {
     IjLossKind loss_kind;
     int target_norm;               /* LayerNorm (no affine, eps 1e-5) on targets; 1 = official */
     IjBf16Path bf16;               /* the products' operands (kernels/bf16.h); set with ij_model_set_bf16 */
+    int encoder_only;              /* made by ij_model_init_encoder */
     const IjBackend *be;           /* who computes it (backend.h): ij_backend_default() at init, or set */
     /* Data parallelism (src/dist). loss_denom: how many elements the loss is averaged over;
      * 0 = this step's own (n_tgt * D). A rank holding part of a global batch sets the
@@ -63,6 +64,10 @@ typedef struct {
 
 /* Allocate and initialise (official init from seed; target = copy of encoder). */
 int ij_model_init(IjModel *m, const IjConfig *c, uint64_t seed);
+/* For features only: one encoder (enc and tenc are the same weights: the first n_encoder floats of
+ * params), no predictor, no gradients, no target copy, no training stacks; the encoder initialised as
+ * ij_model_init initialises it. Load it with ij_checkpoint_load_encoder. Cannot take a step. */
+int ij_model_init_encoder(IjModel *m, const IjConfig *c, uint64_t seed);
 void ij_model_free(IjModel *m);
 /* The precision of every matrix product of the model from the next step on: float32 (IJ_BF16_OFF)
  * or bf16 operands on that path (meta.use_bfloat16, `--bf16`). */

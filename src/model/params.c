@@ -201,8 +201,14 @@ void ij_sincos_pos_embed(float *out, int grid, int dim)
 
 void ij_params_init(float *params, const IjTable *tab, const IjConfig *c, uint64_t seed)
 {
+    ij_params_init_part(params, tab, c, seed, -1);
+}
+
+void ij_params_init_part(float *params, const IjTable *tab, const IjConfig *c, uint64_t seed, int part)
+{
     for (int i = 0; i < tab->n; i++) {
         const IjTensor *t = &tab->t[i];
+        if (part >= 0 && t->part != part) continue; /* its stream is the tensor's index: the same values */
         float *p = params + t->offset;
         IjRng rng = ij_rng(seed, 0x1417, (uint64_t)i);
         switch (t->init) {

@@ -75,5 +75,8 @@ void ij_sincos_pos_embed(float *out, int grid, int dim);
 /* Initialise every tensor of the table in params as the official training script does
  * (normal 0.02 weights, zero biases, unit LayerNorm weights, sin-cos positions), from seed. */
 void ij_params_init(float *params, const IjTable *tab, const IjConfig *c, uint64_t seed);
+/* The same for the tensors of one part only (params holds the whole layout's offsets of that part:
+ * the encoder's are the first n_encoder floats); the values equal ij_params_init's. */
+void ij_params_init_part(float *params, const IjTable *tab, const IjConfig *c, uint64_t seed, int part);
 
 #endif
