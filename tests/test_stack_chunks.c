@@ -35,6 +35,16 @@ static void test_full_images(IjModel *m)
     for (size_t i = 0; i < npix; i++) images[i] = (float)ij_rng_normal(&r);
     memcpy(chunked, ij_encoder_forward_full(m, &m->tenc, images, B), sizeof(float) * n);
     CHECK(m->tgt_stack.nchunks == 8);
+    /* block by block, each block packed in turn (what a stack of ViT-L and wider does): the same bits */
+    CHECK(m->tgt_stack.pack_blocks == cfg.depth);
+    m->tgt_stack.pack_blocks = 1;
+    CHECK(memcmp(ij_encoder_forward_full(m, &m->tenc, images, B), chunked, sizeof(float) * n) == 0);
+    float *pooled[2] = {malloc(sizeof(float) * B * 4 * 48), malloc(sizeof(float) * B * 4 * 48)};
+    ij_embed_batch(m, &m->tenc, images, B, IJ_POOL_LAST4, pooled[0]);
+    m->tgt_stack.pack_blocks = cfg.depth;
+    ij_embed_batch(m, &m->tenc, images, B, IJ_POOL_LAST4, pooled[1]);
+    CHECK(memcmp(pooled[0], pooled[1], sizeof(float) * B * 4 * 48) == 0);
+    free(pooled[0]), free(pooled[1]);
     /* the same input rows (still in the stack's input slot) through a training stack */
     IjStack train;
     ij_stack_init(&train, cfg.depth, D, cfg.mlp_dim, cfg.num_heads, 1);

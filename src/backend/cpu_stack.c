@@ -56,7 +56,7 @@ static PackedBlock packed_block(const IjStack *s, int l)
 {
     PackedBlock pb = {0};
     if (!s->wpack || (!s->bf16 && !IJ_GEMM_NR)) return pb;
-    const float *p = s->wpack + (size_t)l * (s->wpack_floats / (size_t)s->depth);
+    const float *p = s->wpack + (size_t)(s->pack_blocks == s->depth ? l : 0) * ij_cpu_stack_pack_floats(s->D, s->H);
     int D = s->D, H = s->H;
     pb.qkv = p;
     pb.proj = p += pack_slot(3 * D, D);
@@ -65,15 +65,16 @@ static PackedBlock packed_block(const IjStack *s, int l)
     return pb;
 }
 
-/* Pack every block's matrices for the forward (w^T) or backward (w) products; threaded over them. In a
- * bf16 stack this is where the weights are rounded: once per pass, never per product. */
-static void pack_weights(IjStack *s, const IjBlockW *w, int backward)
+/* Pack the blocks' matrices for the forward (w^T) or backward (w) products: every block's (only < 0),
+ * or block `only`'s (a stack that packs one block at a time); threaded over them. In a bf16 stack this
+ * is where the weights are rounded: once per pass, never per product. */
+static void pack_weights(IjStack *s, const IjBlockW *w, int backward, int only)
 {
     if (!s->wpack || (!s->bf16 && !IJ_GEMM_NR)) return;
-    const int D = s->D, H = s->H;
+    const int D = s->D, H = s->H, first = only < 0 ? 0 : only, nblocks = only < 0 ? s->depth : 1;
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int job = 0; job < 4 * s->depth; job++) {
-        int l = job / 4, which = job % 4;
+    for (int job = 0; job < 4 * nblocks; job++) {
+        int l = first + job / 4, which = job % 4;
         PackedBlock pb = packed_block(s, l);
         const float *src[4] = {w[l].qkv_w, w[l].proj_w, w[l].fc1_w, w[l].fc2_w};
         void *dst[4] = {(void *)pb.qkv, (void *)pb.proj, (void *)pb.fc1, (void *)pb.fc2};
@@ -144,6 +145,46 @@ static void forward_training(IjStack *s, const IjBlockW *w, const int *seg_off, 
     }
 }
 
+/* A chunk's views into the thread's workspace (an inference stack's): what a block makes on the way. */
+static IjLayerCache chunk_cache(const IjStack *s, float *p)
+{
+    const size_t R = s->chunk_rows, D = (size_t)s->D, H = (size_t)s->H;
+    IjLayerCache c = {0};
+    c.ln1 = c.ln2 = p + 2 * R * D; /* LN1's output is dead once qkv is computed */
+    c.qkv = p + 3 * R * D;
+    c.att = p + 6 * R * D;
+    c.x1 = p + 7 * R * D;
+    c.h = c.g = p + 8 * R * D;
+    c.probs = p + 8 * R * D + R * H;
+    return c;
+}
+
+/* An inference stack whose packed weights are too large to hold for every block (ViT-L and wider):
+ * block by block, each packed just before it runs, its chunks spread over the threads; the rows go
+ * back and forth between the stack's two slots. Returns the slot that holds the output. */
+static float *forward_inference_by_block(IjStack *s, const IjBlockW *w, const int *seg_off, IjChunkObserver observe,
+                                         void *ctx)
+{
+    const int D = s->D, H = s->H, heads = s->heads;
+    float *slot[2] = {s->x, s->x + s->cap_rows * (size_t)D};
+    for (int l = 0; l < s->depth; l++) {
+        pack_weights(s, w, 0, l);
+        PackedBlock pb = packed_block(s, l);
+        const float *in = slot[l & 1];
+        float *out = slot[(l + 1) & 1];
+#pragma omp parallel for schedule(dynamic, 1) num_threads(chunk_threads(s))
+        for (int k = 0; k < s->nchunks; k++) {
+            int tid = omp_get_thread_num(), q0, n, base;
+            int *seg = chunk_begin(s, seg_off, k, tid, &q0, &n, &base);
+            IjLayerCache c = chunk_cache(s, s->chunk_mem + (size_t)tid * s->chunk_floats);
+            float *o = out + (size_t)base * D;
+            block_forward(o, &c, &w[l], &pb, in + (size_t)base * D, seg, n, D, H, heads, s->bf16);
+            if (observe) observe(ctx, l, o, base, seg[n]);
+        }
+    }
+    return slot[s->depth & 1];
+}
+
 /* An inference stack chunk by chunk, each chunk through all blocks on one thread: input rows s->x,
  * output rows in the second slot, activations in the thread's workspace (in that core's cache). */
 static void forward_inference(IjStack *s, const IjBlockW *w, const int *seg_off, IjChunkObserver observe, void *ctx)
@@ -158,13 +199,7 @@ static void forward_inference(IjStack *s, const IjBlockW *w, const int *seg_off,
         float *p = s->chunk_mem + (size_t)tid * s->chunk_floats;
         size_t R = s->chunk_rows;
         float *buf[2] = {p, p + R * D};
-        IjLayerCache c = {0};
-        c.ln1 = c.ln2 = p + 2 * R * D; /* LN1's output is dead once qkv is computed */
-        c.qkv = p + 3 * R * D;
-        c.att = p + 6 * R * D;
-        c.x1 = p + 7 * R * D;
-        c.h = c.g = p + 8 * R * D;
-        c.probs = p + 8 * R * D + R * H;
+        IjLayerCache c = chunk_cache(s, p);
         for (int l = 0; l < depth; l++) {
             const float *in = l == 0 ? gin + (size_t)base * D : buf[(l - 1) & 1];
             float *out = l == depth - 1 ? gout + (size_t)base * D : buf[l & 1];
@@ -179,7 +214,8 @@ float *ij_cpu_stack_forward(IjStack *s, const IjBlockW *w, const int *seg_off, i
                            void *ctx)
 {
     (void)nseg; /* the chunk plan of the last ij_stack_reserve covers the sequences */
-    pack_weights(s, w, 0);
+    if (!s->train && s->pack_blocks < s->depth) return forward_inference_by_block(s, w, seg_off, observe, ctx);
+    pack_weights(s, w, 0, -1);
     if (s->train) forward_training(s, w, seg_off, observe, ctx);
     else forward_inference(s, w, seg_off, observe, ctx);
     return s->x + (s->train ? (size_t)s->depth : 1) * s->cap_rows * (size_t)s->D;
@@ -253,7 +289,7 @@ void ij_cpu_stack_backward(IjStack *s, const IjBlockW *w, IjBlockW *gw, float *d
 {
     int T = seg_off[nseg], D = s->D;
     size_t stride = s->cap_rows * (size_t)D;
-    pack_weights(s, w, 1);
+    pack_weights(s, w, 1, -1);
     /* d(out) and d(x) of a block in two buffers that swap roles: d(out) stays intact for the block's
      * weight gradients, with no copy of it */
     float *dcur = dx, *dnext = s->dout;

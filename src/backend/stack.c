@@ -21,7 +21,10 @@ void ij_stack_init(IjStack *s, int depth, int D, int H, int heads, int train)
     s->train = train;
     s->be = ij_backend_default();
     s->lc = ij_calloc((size_t)s->layers, sizeof *s->lc);
-    s->wpack_floats = ij_cpu_stack_pack_floats(D, H) * (size_t)depth;
+    /* packed weights for every block, or, for a large inference stack, for one block at a time */
+    size_t per_block = ij_cpu_stack_pack_floats(D, H);
+    s->pack_blocks = !train && per_block * depth * sizeof(float) > IJ_PACK_ALL_MAX_BYTES ? 1 : depth;
+    s->wpack_floats = per_block * (size_t)s->pack_blocks;
     if (s->wpack_floats) s->wpack = ij_alloc_aligned(sizeof(float) * s->wpack_floats);
 }
 

@@ -63,6 +63,8 @@ typedef struct IjStack {
     float *wpack;
     size_t wpack_floats;
     int wpack_shared;  /* wpack belongs to another stack (ij_stack_share_pack) */
+    int pack_blocks;   /* blocks wpack holds: depth, or 1 for an inference stack whose packed weights would
+                        * pass IJ_PACK_ALL_MAX_BYTES (it then runs block by block, packing each in turn) */
     /* The products' operands: float32 (IJ_BF16_OFF, the default) or bf16 on that path (kernels/bf16.h):
      * then wpack holds bf16 pairs (gemm_bf16_pack_*), and q, k, v and d(attention output) are rounded
      * where they are made. Set it between steps, never during one. */
@@ -96,6 +98,12 @@ void ij_stack_share_pack(IjStack *s, const IjStack *owner);
  * 784 rows than of 245 (its workspaces do not need to stay in cache for a backward pass). */
 #ifndef IJ_CHUNK_ROWS_INFER
 #define IJ_CHUNK_ROWS_INFER 1024
+#endif
+/* An inference stack packs every block's weights up front (and runs each chunk through all blocks)
+ * while they take at most this much; past it (ViT-L and wider: packed weights as large as the weights
+ * themselves) it packs one block at a time and runs block by block. */
+#ifndef IJ_PACK_ALL_MAX_BYTES
+#define IJ_PACK_ALL_MAX_BYTES ((size_t)256 << 20)
 #endif
 static inline float *ij_stack_input(IjStack *s) { return s->x; }
 float *ij_stack_forward(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg);

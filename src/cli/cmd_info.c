@@ -48,14 +48,27 @@ int cmd_info(int argc, char **argv)
 
     IjConfig c;
     if (checkpoint ? ij_checkpoint_config(checkpoint, &c) : model_args_config(&ma, &c)) return -1;
-    IjModel m;
-    if (ij_model_init(&m, &c, (uint64_t)seed)) return -1;
-    if (checkpoint && ij_checkpoint_load(&m, checkpoint, NULL, 0) < 0) {
+    /* the whole model for --save; the target encoder alone (as embed builds it) for the timed pass */
+    IjModel m, e;
+    if (save && ij_model_init(&m, &c, (uint64_t)seed)) return -1;
+    if (save && checkpoint && ij_checkpoint_load(&m, checkpoint, NULL, 0) < 0) {
         ij_model_free(&m);
         return -1;
     }
+    if (ij_model_init_encoder(&e, &c, (uint64_t)seed)) {
+        if (save) ij_model_free(&m);
+        return -1;
+    }
+    StFile file = {0};
+    if (checkpoint && (ij_st_open(&file, checkpoint) || ij_checkpoint_load_encoder(&e, &file, 1))) {
+        ij_st_close(&file);
+        ij_model_free(&e);
+        if (save) ij_model_free(&m);
+        return -1;
+    }
+    ij_st_close(&file);
     model_config_print(&c);
-    const IjTable *t = &m.tab;
+    const IjTable *t = &e.tab;
     size_t enc = count(t, IJ_PART_ENCODER, ""), pred = count(t, IJ_PART_PREDICTOR, "");
     printf("parameters (trainable):\n");
     printf("  encoder            %12zu  (patch embed %zu, blocks %zu, norm %zu)\n", enc,
@@ -88,7 +101,7 @@ int cmd_info(int argc, char **argv)
     IjRng r = ij_rng((uint64_t)seed, 77, 0);
     for (size_t i = 0; i < img * (size_t)batch; i++) x[i] = (float)ij_rng_normal(&r);
     double t0 = ij_now();
-    float *out = ij_encoder_forward_full(&m, &m.tenc, x, batch);
+    float *out = ij_encoder_forward_full(&e, &e.tenc, x, batch);
     double dt = ij_now() - t0;
     double s = 0, s2 = 0;
     size_t cnt = (size_t)batch * N * c.embed_dim;
@@ -98,12 +111,24 @@ int cmd_info(int argc, char **argv)
     }
     printf("forward of %d random images: %.1f ms (%.1f images/s, %.1f GFLOP/s); features mean %.4f, rms %.4f\n",
            batch, dt * 1e3, batch / dt, f * batch / dt * 1e-9, s / cnt, sqrt(s2 / (double)cnt));
+    IjModelMemory mem = ij_model_memory(&e);
+    const double MiB = 1 << 20;
+    printf("memory of feature extraction (one encoder, as embed holds it): weights %.1f MiB (bf16 would be %.1f), "
+           "packed for the products %.1f MiB%s, activations %.1f MiB at batch %d (%.2f MiB per image)\n",
+           mem.weights / MiB, mem.weights / 2 / MiB, mem.packed / MiB,
+           e.tgt_stack.pack_blocks < c.depth ? " (one block at a time)" : "", mem.activations / MiB, batch,
+           mem.activations / MiB / batch);
+    printf("memory of training (ijepa train): weights %.1f MiB (encoder, predictor, target copy), gradients %.1f MiB, "
+           "AdamW moments %.1f MiB, then the activations of a step\n",
+           sizeof(float) * (double)(t->n_total + t->n_encoder) / MiB, sizeof(float) * (double)t->n_total / MiB,
+           2 * sizeof(float) * (double)t->n_total / MiB);
     free(x);
     rc = 0;
     if (save) {
         rc = ij_checkpoint_save(&m, save, NULL, 0, NULL, 0);
         if (!rc) printf("wrote %s\n", save);
     }
-    ij_model_free(&m);
+    if (save) ij_model_free(&m);
+    ij_model_free(&e);
     return rc;
 }

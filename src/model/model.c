@@ -72,6 +72,29 @@ void ij_model_set_backend(IjModel *m, const IjBackend *be)
     m->be = m->ctx_stack.be = m->pred_stack.be = m->tgt_stack.be = be;
 }
 
+static size_t stack_bytes(const IjStack *s, size_t *packed)
+{
+    if (!s->wpack_shared) *packed += sizeof(float) * s->wpack_floats;
+    return sizeof(float) * (s->mem_floats + s->chunk_floats * (size_t)s->chunk_threads + s->colsum_part_cap) +
+           sizeof(int) * (s->chunk_seq_cap + (s->chunk_nseg + 1) * (size_t)s->chunk_threads);
+}
+
+IjModelMemory ij_model_memory(const IjModel *m)
+{
+    IjModelMemory r = {0};
+    r.weights = sizeof(float) * (m->encoder_only ? m->tab.n_encoder : m->tab.n_total + m->tab.n_encoder);
+    r.training = m->grads ? sizeof(float) * m->tab.n_total : 0;
+    r.activations = stack_bytes(&m->ctx_stack, &r.packed) + stack_bytes(&m->pred_stack, &r.packed) +
+                    stack_bytes(&m->tgt_stack, &r.packed);
+    const IjBuf *bufs[] = {&m->b_patches, &m->b_rows, &m->b_ctx_out, &m->b_ctx_mean, &m->b_ctx_rstd,
+                           &m->b_targets, &m->b_full_out, &m->b_full_seg, &m->b_full_rows,
+                           &m->b_pred_seg, &m->b_pred_tgt_row, &m->b_embed, &m->b_pn_in, &m->b_pn_out,
+                           &m->b_pn_mean, &m->b_pn_rstd, &m->b_preds, &m->b_dpreds, &m->b_dtmp,
+                           &m->b_dpred_x, &m->b_dpn_in, &m->b_dembed, &m->b_dctx};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) r.activations += bufs[i]->cap;
+    return r;
+}
+
 void ij_model_free(IjModel *m)
 {
     ij_unbind_encoder(&m->enc);

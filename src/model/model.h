@@ -74,6 +74,11 @@ void ij_model_free(IjModel *m);
 void ij_model_set_bf16(IjModel *m, IjBf16Path path);
 /* The backend of every operation from the next step on (its stacks' too). */
 void ij_model_set_backend(IjModel *m, const IjBackend *be);
+/* The bytes a model holds: weights (parameters, and the target copy), training state (gradients; the
+ * optimizer's moments are the trainer's), the packed weights of the products, and the activations and
+ * scratch of the last step or forward pass. */
+typedef struct { size_t weights, training, packed, activations; } IjModelMemory;
+IjModelMemory ij_model_memory(const IjModel *m);
 /* Copy the encoder into the target encoder. */
 void ij_model_sync_target(IjModel *m);
 
