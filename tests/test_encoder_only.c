@@ -46,6 +46,27 @@ int main(void)
     /* the two encoders of the fixture differ, so the check above can fail */
     ij_embed_batch(&enc[0], &enc[0].tenc, x, B, IJ_POOL_LAST, a);
     CHECK(memcmp(a, b, sizeof(float) * F * B) != 0);
+    /* a file ijepa.c wrote holds each encoder in the table's order: used in place (its mapping) */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/full.safetensors", test_tmpdir());
+    CHECK(ij_checkpoint_save(&full, path, NULL, 0, NULL, 0) == 0);
+    for (int mapped = 1; mapped >= 0; mapped--) {
+        if (!mapped) setenv("IJ_NO_MMAP", "1", 1);
+        StFile g = {0};
+        IjModel e;
+        CHECK(ij_st_open(&g, path) == 0 && ij_model_init_encoder(&e, &c, 0) == 0);
+        CHECK(ij_checkpoint_load_encoder(&e, &g, 1) == 0);
+        ij_st_close(&g); /* the mapping, when taken, lives on with the model */
+        CHECKF(mapped ? e.map != NULL && (char *)e.params > (char *)e.map &&
+                            (char *)e.params < (char *)e.map + e.map_size
+                      : e.map == NULL,
+               "in place: %d, map %p", mapped, e.map);
+        ij_embed_batch(&full, &full.tenc, x, B, IJ_POOL_LAST, a);
+        ij_embed_batch(&e, &e.tenc, x, B, IJ_POOL_LAST, b);
+        CHECKF(memcmp(a, b, sizeof(float) * F * B) == 0, "%s: features differ", mapped ? "in place" : "copied");
+        ij_model_free(&e);
+    }
+    unsetenv("IJ_NO_MMAP");
     /* its random init is the whole model's */
     IjModel rf, re;
     CHECK(ij_model_init(&rf, &c, 9) == 0 && ij_model_init_encoder(&re, &c, 9) == 0);

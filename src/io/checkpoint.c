@@ -209,7 +209,23 @@ int ij_checkpoint_load_file(IjModel *m, const StFile *f, const IjExtraSection *e
     return rc ? -1 : bare;
 }
 
-int ij_checkpoint_load_encoder(IjModel *m, const StFile *f, int target)
+/* The encoder part of the table, F32, back to back in the table's order after `prefix`: where it starts
+ * in the file (the weights can be used in place), else NULL. */
+static const float *encoder_in_place(const StFile *f, const IjTable *tab, const char *prefix)
+{
+    const char *first = NULL;
+    for (int i = 0; i < tab->n; i++) {
+        const IjTensor *x = &tab->t[i];
+        if (x->part != IJ_PART_ENCODER) continue;
+        const StTensor *s = find_named(f, prefix, x->name);
+        if (!s || s->dtype != ST_F32 || s->nbytes != x->numel * sizeof(float) || !shape_matches(s, x)) return NULL;
+        if (!first) first = (const char *)s->data - x->offset * sizeof(float);
+        if ((const char *)s->data != first + x->offset * sizeof(float)) return NULL;
+    }
+    return (const float *)first;
+}
+
+int ij_checkpoint_load_encoder(IjModel *m, StFile *f, int target)
 {
     IJ_ASSERT(m->encoder_only);
     int verified = ij_st_verify(f);
@@ -223,7 +239,25 @@ int ij_checkpoint_load_encoder(IjModel *m, const StFile *f, int target)
     if (layout == IJ_LAYOUT_HF) rc = ij_checkpoint_load_hf(f, &m->tab, m->params, used);
     else if (layout == IJ_LAYOUT_ENCODER || (!find_named(f, "encoder.", "norm.weight") && find_named(f, "", "norm.weight")))
         rc = load_part(f, &m->tab, IJ_PART_ENCODER, 0, "", m->params, used);
-    else rc = load_part(f, &m->tab, IJ_PART_ENCODER, 0, target ? "target_encoder." : "encoder.", m->params, used);
+    else {
+        const char *prefix = target ? "target_encoder." : "encoder.";
+        const float *in_place = getenv("IJ_NO_MMAP") ? NULL : encoder_in_place(f, &m->tab, prefix);
+        void *map;
+        size_t size;
+        if (in_place && !ij_st_take_map(f, &map, &size)) {
+            /* the file's pages are the weights: nothing copied, shared with other processes reading it */
+            free(m->params);
+            m->params = (float *)in_place;
+            m->map = map, m->map_size = size;
+            ij_unbind_encoder(&m->enc);
+            ij_unbind_encoder(&m->tenc);
+            ij_bind_encoder(&m->enc, m->params, &m->tab, &m->cfg);
+            ij_bind_encoder(&m->tenc, m->params, &m->tab, &m->cfg);
+            rc = 0;
+        } else {
+            rc = load_part(f, &m->tab, IJ_PART_ENCODER, 0, prefix, m->params, used);
+        }
+    }
     free(used);
     return rc ? -1 : 0;
 }

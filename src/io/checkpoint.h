@@ -34,8 +34,12 @@ int ij_checkpoint_save(const IjModel *m, const char *path, const IjExtraSection 
  * shape. Returns 1 if the file was a bare encoder, 0 for a full model. */
 int ij_checkpoint_load(IjModel *m, const char *path, const IjExtraSection *extra, int n_extra);
 /* Into a model of ij_model_init_encoder: the target encoder (target 1) or the context encoder (0) of
- * a full checkpoint, or the encoder of a bare or foreign one; the rest of the file is not read. */
-int ij_checkpoint_load_encoder(IjModel *m, const StFile *f, int target);
+ * a full checkpoint, or the encoder of a bare or foreign one; the rest of the file is not read. Where
+ * the file holds that encoder as float32 in the table's order (ijepa.c's own files, bare encoders
+ * written in it), the model uses the file's pages in place (it takes the mapping: f's tensors are not
+ * readable after; IJ_NO_MMAP=1 copies instead): start-up does not grow with the model, and processes
+ * reading one file share its memory. */
+int ij_checkpoint_load_encoder(IjModel *m, StFile *f, int target);
 /* The same on an open file; tensors whose names start with one of `ignore`
  * prefixes are allowed to be extra (used by the tests' fixtures). */
 int ij_checkpoint_load_file(IjModel *m, const StFile *f, const IjExtraSection *extra, int n_extra,

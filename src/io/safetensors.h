@@ -35,6 +35,9 @@ typedef struct {
 
 int  ij_st_open(StFile *f, const char *path);   /* 0 ok; -1 and ij_error("<path>: <problem>") */
 void ij_st_close(StFile *f);                     /* safe on a zeroed or failed StFile */
+/* Keep the file's mapping past ij_st_close (tensor data used in place): the caller munmaps map, size.
+ * The tensors' data pointers stay valid; everything else of f goes with ij_st_close. */
+int ij_st_take_map(StFile *f, void **map, size_t *size);
 const StTensor *ij_st_find(const StFile *f, const char *name);      /* NULL if absent */
 const char *ij_st_meta(const StFile *f, const char *key);           /* NULL if absent */
 size_t ij_st_dtype_size(StDtype d);              /* 0 for an invalid value */

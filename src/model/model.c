@@ -8,6 +8,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define TARGET_LN_EPS 1e-5f
 
@@ -111,7 +112,8 @@ void ij_model_free(IjModel *m)
                      &m->b_pn_mean, &m->b_pn_rstd, &m->b_preds, &m->b_dpreds, &m->b_dtmp,
                      &m->b_dpred_x, &m->b_dpn_in, &m->b_dembed, &m->b_dctx};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) ij_buf_free(bufs[i]);
-    free(m->params);
+    if (m->map) munmap(m->map, m->map_size); /* the weights were the file's pages */
+    else free(m->params);
     free(m->grads);
     free(m->target);
     ij_table_free(&m->tab);

@@ -37,6 +37,8 @@ typedef struct {
     int target_norm;               /* LayerNorm (no affine, eps 1e-5) on targets; 1 = official */
     IjBf16Path bf16;               /* the products' operands (kernels/bf16.h); set with ij_model_set_bf16 */
     int encoder_only;              /* made by ij_model_init_encoder */
+    void *map;                     /* params point into this read-only mapping of a checkpoint (map_size bytes) */
+    size_t map_size;
     const IjBackend *be;           /* who computes it (backend.h): ij_backend_default() at init, or set */
     /* Data parallelism (src/dist). loss_denom: how many elements the loss is averaged over;
      * 0 = this step's own (n_tgt * D). A rank holding part of a global batch sets the
