@@ -67,6 +67,33 @@ int main(void)
         ij_model_free(&e);
     }
     unsetenv("IJ_NO_MMAP");
+    /* bf16 weights held as packed bf16 only (ij_model_hold_bf16): the features of the float32-held bf16
+     * model, bit for bit, and the weights' memory about halved */
+    {
+        IjModel h, k;
+        StFile g = {0};
+        CHECK(ij_st_open(&g, path) == 0);
+        CHECK(ij_model_init_encoder(&h, &c, 0) == 0 && ij_checkpoint_load_encoder(&h, &g, 1) == 0);
+        ij_st_close(&g);
+        CHECK(ij_st_open(&g, path) == 0);
+        CHECK(ij_model_init_encoder(&k, &c, 0) == 0 && ij_checkpoint_load_encoder(&k, &g, 1) == 0);
+        ij_st_close(&g);
+        ij_model_set_bf16(&h, IJ_BF16_EMULATED);
+        ij_model_set_bf16(&k, IJ_BF16_EMULATED);
+        IjModelMemory before = ij_model_memory(&h);
+        CHECKF(ij_model_hold_bf16(&h) == 0, "%s", ij_last_error());
+        CHECK(h.held_bf16 && h.tenc.blocks[0].qkv_w == NULL && h.tgt_stack.prepacked);
+        ij_embed_batch(&h, &h.tenc, x, B, IJ_POOL_LAST, a);
+        ij_embed_batch(&k, &k.tenc, x, B, IJ_POOL_LAST, b);
+        CHECK(memcmp(a, b, sizeof(float) * F * B) == 0);
+        IjModelMemory after = ij_model_memory(&h);
+        printf("bf16 held: weights + packed %.1f KiB, before %.1f KiB\n", (after.weights + after.packed) / 1024.0,
+               (before.weights + before.packed) / 1024.0);
+        CHECK(after.weights + after.packed < before.weights);
+        CHECK(ij_model_hold_bf16(&full) == -1); /* not for a training model */
+        ij_model_free(&h);
+        ij_model_free(&k);
+    }
     /* its random init is the whole model's */
     IjModel rf, re;
     CHECK(ij_model_init(&rf, &c, 9) == 0 && ij_model_init_encoder(&re, &c, 9) == 0);

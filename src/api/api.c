@@ -73,7 +73,9 @@ int ij_api_set_options(IjApiModel *a, int bf16, const char *resize, double crop_
 {
     IjBf16Path path = IJ_BF16_OFF;
     if (bf16 && ij_bf16_path_choose(&path)) return -1;
+    if (a->m.held_bf16 && !bf16) return ij_error("this model holds its weights in bf16 now: load it again for float32");
     ij_model_set_bf16(&a->m, path);
+    if (bf16 && !a->m.held_bf16 && ij_model_hold_bf16(&a->m)) return -1;
     if (ij_eval_resize_parse(resize, &a->tf.resize)) return -1;
     if (!(crop_fraction > 0 && crop_fraction <= 1)) return ij_error("crop fraction %g is not in (0, 1]", crop_fraction);
     a->tf.crop_fraction = crop_fraction;

@@ -56,8 +56,15 @@ static PackedBlock packed_block(const IjStack *s, int l)
 {
     PackedBlock pb = {0};
     if (!s->wpack || (!s->bf16 && !IJ_GEMM_NR)) return pb;
-    const float *p = s->wpack + (size_t)(s->pack_blocks == s->depth ? l : 0) * ij_cpu_stack_pack_floats(s->D, s->H);
     int D = s->D, H = s->H;
+    if (s->prepacked) { /* bf16 forward layout only, back to back */
+        size_t q = ij_gemm_bf16_packed_size(3 * D, D), pr = ij_gemm_bf16_packed_size(D, D);
+        size_t f1 = ij_gemm_bf16_packed_size(H, D), f2 = ij_gemm_bf16_packed_size(D, H);
+        const float *p = s->wpack + (size_t)l * (q + pr + f1 + f2);
+        pb.qkv = p, pb.proj = p + q, pb.fc1 = p + q + pr, pb.fc2 = p + q + pr + f1;
+        return pb;
+    }
+    const float *p = s->wpack + (size_t)(s->pack_blocks == s->depth ? l : 0) * ij_cpu_stack_pack_floats(s->D, s->H);
     pb.qkv = p;
     pb.proj = p += pack_slot(3 * D, D);
     pb.fc1 = p += pack_slot(D, D);
@@ -70,7 +77,7 @@ static PackedBlock packed_block(const IjStack *s, int l)
  * is where the weights are rounded: once per pass, never per product. */
 static void pack_weights(IjStack *s, const IjBlockW *w, int backward, int only)
 {
-    if (!s->wpack || (!s->bf16 && !IJ_GEMM_NR)) return;
+    if (!s->wpack || (!s->bf16 && !IJ_GEMM_NR) || s->prepacked) return;
     const int D = s->D, H = s->H, first = only < 0 ? 0 : only, nblocks = only < 0 ? s->depth : 1;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int job = 0; job < 4 * nblocks; job++) {
@@ -210,11 +217,35 @@ static void forward_inference(IjStack *s, const IjBlockW *w, const int *seg_off,
     }
 }
 
+int ij_cpu_stack_prepack_bf16(IjStack *s, const IjBlockW *w)
+{
+    const int D = s->D, H = s->H;
+    size_t per = ij_gemm_bf16_packed_size(3 * D, D) + ij_gemm_bf16_packed_size(D, D) + ij_gemm_bf16_packed_size(H, D) +
+                 ij_gemm_bf16_packed_size(D, H);
+    if (!s->wpack_shared) free(s->wpack);
+    s->wpack_floats = per * (size_t)s->depth;
+    s->wpack = ij_alloc_aligned(sizeof(float) * s->wpack_floats);
+    s->wpack_shared = 0;
+    s->prepacked = 1; /* packed_block's compact layout from here on */
+    s->pack_blocks = s->depth;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int job = 0; job < 4 * s->depth; job++) {
+        int l = job / 4, which = job % 4;
+        PackedBlock pb = packed_block(s, l);
+        const float *src[4] = {w[l].qkv_w, w[l].proj_w, w[l].fc1_w, w[l].fc2_w};
+        void *dst[4] = {(void *)pb.qkv, (void *)pb.proj, (void *)pb.fc1, (void *)pb.fc2};
+        const int rows[4] = {3 * D, D, H, D}, cols[4] = {D, D, D, H};
+        ij_gemm_bf16_pack_wt(dst[which], src[which], rows[which], cols[which]);
+    }
+    return 0;
+}
+
 float *ij_cpu_stack_forward(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg, IjChunkObserver observe,
                            void *ctx)
 {
     (void)nseg; /* the chunk plan of the last ij_stack_reserve covers the sequences */
-    if (!s->train && s->pack_blocks < s->depth) return forward_inference_by_block(s, w, seg_off, observe, ctx);
+    if (!s->train && !s->prepacked && s->pack_blocks < s->depth)
+        return forward_inference_by_block(s, w, seg_off, observe, ctx);
     pack_weights(s, w, 0, -1);
     if (s->train) forward_training(s, w, seg_off, observe, ctx);
     else forward_inference(s, w, seg_off, observe, ctx);

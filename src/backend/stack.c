@@ -40,6 +40,12 @@ void ij_stack_free(IjStack *s)
     memset(s, 0, sizeof *s);
 }
 
+int ij_stack_prepack_bf16(IjStack *s, const IjBlockW *w)
+{
+    if (s->train || !s->bf16 || s->be != &ij_backend_cpu) return -1;
+    return ij_cpu_stack_prepack_bf16(s, w);
+}
+
 void ij_stack_share_pack(IjStack *s, const IjStack *owner)
 {
     if (!owner->wpack || owner->wpack_floats < s->wpack_floats) return;

@@ -65,6 +65,8 @@ typedef struct IjStack {
     int wpack_shared;  /* wpack belongs to another stack (ij_stack_share_pack) */
     int pack_blocks;   /* blocks wpack holds: depth, or 1 for an inference stack whose packed weights would
                         * pass IJ_PACK_ALL_MAX_BYTES (it then runs block by block, packing each in turn) */
+    int prepacked;     /* wpack holds every block packed once as bf16 (ij_stack_prepack_bf16): the float32
+                        * matrices are not read again */
     /* The products' operands: float32 (IJ_BF16_OFF, the default) or bf16 on that path (kernels/bf16.h):
      * then wpack holds bf16 pairs (gemm_bf16_pack_*), and q, k, v and d(attention output) are rounded
      * where they are made. Set it between steps, never during one. */
@@ -79,6 +81,10 @@ void ij_stack_free(IjStack *s);
 /* Let s pack its weights into owner's buffer instead of its own (when owner's is large enough):
  * for stacks that never run at the same time, like the three of a model. Owner must outlive s. */
 void ij_stack_share_pack(IjStack *s, const IjStack *owner);
+/* An inference stack on the bf16 path: every block's matrices packed once, as bf16 (half the bytes of
+ * the float32 weights), and never again; from then on the stack does not read w's matrices (they may
+ * be given back). 0, or -1 when the stack cannot (a training stack, float32, another backend). */
+int ij_stack_prepack_bf16(IjStack *s, const IjBlockW *w);
 
 /* Input rows in ij_stack_input(s) [T,D]; returns the output rows [T,D].
  * The forward pass splits the sequences into chunks of at most IJ_CHUNK_ROWS rows (IJ_CHUNK_ROWS_INFER

@@ -247,6 +247,7 @@ int cmd_probe(int argc, char **argv)
     if (baselines) {
         if (ij_model_init_encoder(&r, &m.cfg, (uint64_t)seed)) goto done;
         ij_model_set_bf16(&r, m.bf16);
+        if (m.bf16 && ij_model_hold_bf16(&r)) goto done;
         int e = evaluate_encoder(&rep.rows[rep.nrows++], "random-init encoder", "random-init encoder", "random", &r,
                                  &r.tenc, &tr, &te, &tf, pool, batch, fdir, C, seed, &attn, NULL);
         ij_model_free(&r);

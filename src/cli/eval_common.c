@@ -200,5 +200,6 @@ int eval_set_precision(IjModel *m, int bf16)
     if (bf16 && ij_bf16_path_choose(&path)) return -1;
     ij_model_set_bf16(m, path);
     if (bf16) fprintf(stderr, "matrix products: bf16 operands, float32 sums (%s)\n", ij_bf16_path_name(path));
+    if (bf16 && m->encoder_only && ij_model_hold_bf16(m)) return -1; /* its weights in bf16: half the memory */
     return 0;
 }

@@ -6,9 +6,11 @@
 #include "kernels/kernels.h"
 
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define TARGET_LN_EPS 1e-5f
 
@@ -64,6 +66,7 @@ void ij_model_sync_target(IjModel *m)
 
 void ij_model_set_bf16(IjModel *m, IjBf16Path path)
 {
+    IJ_ASSERT(!m->held_bf16 || path != IJ_BF16_OFF); /* its float32 matrices were given back */
     m->bf16 = path;
     m->ctx_stack.bf16 = m->pred_stack.bf16 = m->tgt_stack.bf16 = path;
 }
@@ -71,6 +74,32 @@ void ij_model_set_bf16(IjModel *m, IjBf16Path path)
 void ij_model_set_backend(IjModel *m, const IjBackend *be)
 {
     m->be = m->ctx_stack.be = m->pred_stack.be = m->tgt_stack.be = be;
+}
+
+/* Give back the whole pages inside [p, p + n floats): zero pages if read again (never, by then). */
+static void give_back(const float *p, size_t n)
+{
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + page - 1) / page * page, hi = ((uintptr_t)(p + n)) / page * page;
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+int ij_model_hold_bf16(IjModel *m)
+{
+    if (!m->encoder_only || m->bf16 == IJ_BF16_OFF)
+        return ij_error("bf16 weights: only for the encoder of feature extraction, on a bf16 path");
+    if (ij_stack_prepack_bf16(&m->tgt_stack, m->tenc.blocks))
+        return ij_error("bf16 weights: the %s backend keeps float32 weights", m->be->name);
+    const IjConfig *c = &m->cfg;
+    const size_t D = (size_t)c->embed_dim, H = (size_t)c->mlp_dim;
+    for (int l = 0; l < c->depth; l++) {
+        IjBlockW *b = &m->tenc.blocks[l], *e = &m->enc.blocks[l];
+        give_back(b->qkv_w, 3 * D * D), give_back(b->proj_w, D * D), give_back(b->fc1_w, H * D), give_back(b->fc2_w, D * H);
+        b->qkv_w = b->proj_w = b->fc1_w = b->fc2_w = NULL; /* read no more: the packed bf16 copies serve */
+        e->qkv_w = e->proj_w = e->fc1_w = e->fc2_w = NULL;
+    }
+    m->held_bf16 = 1;
+    return 0;
 }
 
 static size_t stack_bytes(const IjStack *s, size_t *packed)
@@ -84,6 +113,10 @@ IjModelMemory ij_model_memory(const IjModel *m)
 {
     IjModelMemory r = {0};
     r.weights = sizeof(float) * (m->encoder_only ? m->tab.n_encoder : m->tab.n_total + m->tab.n_encoder);
+    if (m->held_bf16) { /* the blocks' matrices live in the packed buffer only */
+        const size_t D = (size_t)m->cfg.embed_dim, H = (size_t)m->cfg.mlp_dim;
+        r.weights -= sizeof(float) * (size_t)m->cfg.depth * (4 * D * D + 2 * H * D);
+    }
     r.training = m->grads ? sizeof(float) * m->tab.n_total : 0;
     r.activations = stack_bytes(&m->ctx_stack, &r.packed) + stack_bytes(&m->pred_stack, &r.packed) +
                     stack_bytes(&m->tgt_stack, &r.packed);

@@ -37,6 +37,7 @@ typedef struct {
     int target_norm;               /* LayerNorm (no affine, eps 1e-5) on targets; 1 = official */
     IjBf16Path bf16;               /* the products' operands (kernels/bf16.h); set with ij_model_set_bf16 */
     int encoder_only;              /* made by ij_model_init_encoder */
+    int held_bf16;                 /* ij_model_hold_bf16: the float32 matrices are gone */
     void *map;                     /* params point into this read-only mapping of a checkpoint (map_size bytes) */
     size_t map_size;
     const IjBackend *be;           /* who computes it (backend.h): ij_backend_default() at init, or set */
@@ -76,6 +77,11 @@ void ij_model_free(IjModel *m);
 void ij_model_set_bf16(IjModel *m, IjBf16Path path);
 /* The backend of every operation from the next step on (its stacks' too). */
 void ij_model_set_backend(IjModel *m, const IjBackend *be);
+/* Feature extraction with bf16 operands (after ij_model_set_bf16 with a bf16 path) on a model of
+ * ij_model_init_encoder: the blocks' matrices packed once as bf16, the float32 ones given back to the
+ * system (half the weights' memory); the model stays on that path from then on. -1 (with a message)
+ * when the model or the backend cannot. */
+int ij_model_hold_bf16(IjModel *m);
 /* The bytes a model holds: weights (parameters, and the target copy), training state (gradients; the
  * optimizer's moments are the trainer's), the packed weights of the products, and the activations and
  * scratch of the last step or forward pass. */
