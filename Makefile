@@ -71,7 +71,12 @@ $(BUILD)/ijepa: $(CLI_OBJ) $(BUILD)/libijepa.a
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/testlib.o $(BUILD)/libijepa.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/%.o: %.c
+# Objects depend on the flags they were compiled with: a change of CFLAGS rebuilds them.
+$(BUILD)/.cflags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS)' > $@
+
+$(BUILD)/%.o: %.c $(BUILD)/.cflags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -92,6 +97,6 @@ check:
 clean:
 	rm -rf build build-san build-mpi
 
-.PHONY: all test check clean install
+.PHONY: all test check clean install FORCE
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
