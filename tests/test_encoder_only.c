@@ -57,10 +57,10 @@ int main(void)
         CHECK(ij_st_open(&g, path) == 0 && ij_model_init_encoder(&e, &c, 0) == 0);
         CHECK(ij_checkpoint_load_encoder(&e, &g, 1) == 0);
         ij_st_close(&g); /* the mapping, when taken, lives on with the model */
-        CHECKF(mapped ? e.map != NULL && (char *)e.params > (char *)e.map &&
-                            (char *)e.params < (char *)e.map + e.map_size
-                      : e.map == NULL,
-               "in place: %d, map %p", mapped, e.map);
+        /* in place: the weights lie inside the file's mapping, after its header; copied: in the model's own */
+        CHECKF(mapped ? (char *)e.params > (char *)e.map && (char *)e.params < (char *)e.map + e.map_size
+                      : (void *)e.params == e.map,
+               "in place: %d, map %p, params %p", mapped, e.map, (void *)e.params);
         ij_embed_batch(&full, &full.tenc, x, B, IJ_POOL_LAST, a);
         ij_embed_batch(&e, &e.tenc, x, B, IJ_POOL_LAST, b);
         CHECKF(memcmp(a, b, sizeof(float) * F * B) == 0, "%s: features differ", mapped ? "in place" : "copied");
@@ -91,6 +91,16 @@ int main(void)
                (before.weights + before.packed) / 1024.0);
         CHECK(after.weights + after.packed < before.weights);
         CHECK(ij_model_hold_bf16(&full) == -1); /* not for a training model */
+        /* initialised block by block straight into bf16: the random init's values, held the same way */
+        IjModel ib, fb;
+        CHECK(ij_model_init_encoder_bf16(&ib, &c, 4, IJ_BF16_EMULATED) == 0 && ij_model_init_encoder(&fb, &c, 4) == 0);
+        ij_model_set_bf16(&fb, IJ_BF16_EMULATED);
+        CHECK(ib.held_bf16 && ib.tgt_stack.prepacked);
+        ij_embed_batch(&ib, &ib.tenc, x, B, IJ_POOL_LAST, a);
+        ij_embed_batch(&fb, &fb.tenc, x, B, IJ_POOL_LAST, b);
+        CHECK(memcmp(a, b, sizeof(float) * F * B) == 0);
+        ij_model_free(&ib);
+        ij_model_free(&fb);
         ij_model_free(&h);
         ij_model_free(&k);
     }

@@ -77,7 +77,7 @@ expect_error() {  # pattern, args...
 }
 expect_error "unknown option '--bogus'" --bogus 1
 expect_error "not an integer" --batch-size 12x
-expect_error "must be 1 or 3" --channels 2
+expect_error "1 or 3, got 2" --channels 2
 expect_error "not ordered" --target-scale 0.3,0.2
 expect_error "no-such-dir" --data /no-such-dir --out "$dir/x"
 printf 'mask:\n  min_keep: 4\n  foo: 1\n' > "$dir/bad.yaml"

@@ -217,7 +217,7 @@ static void forward_inference(IjStack *s, const IjBlockW *w, const int *seg_off,
     }
 }
 
-int ij_cpu_stack_prepack_bf16(IjStack *s, const IjBlockW *w)
+void ij_cpu_stack_prepack_bf16_begin(IjStack *s)
 {
     const int D = s->D, H = s->H;
     size_t per = ij_gemm_bf16_packed_size(3 * D, D) + ij_gemm_bf16_packed_size(D, D) + ij_gemm_bf16_packed_size(H, D) +
@@ -228,16 +228,17 @@ int ij_cpu_stack_prepack_bf16(IjStack *s, const IjBlockW *w)
     s->wpack_shared = 0;
     s->prepacked = 1; /* packed_block's compact layout from here on */
     s->pack_blocks = s->depth;
+}
+
+void ij_cpu_stack_prepack_bf16_block(IjStack *s, const IjBlockW *w, int l)
+{
+    const int D = s->D, H = s->H;
+    PackedBlock pb = packed_block(s, l);
+    const float *src[4] = {w[l].qkv_w, w[l].proj_w, w[l].fc1_w, w[l].fc2_w};
+    void *dst[4] = {(void *)pb.qkv, (void *)pb.proj, (void *)pb.fc1, (void *)pb.fc2};
+    const int rows[4] = {3 * D, D, H, D}, cols[4] = {D, D, D, H};
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int job = 0; job < 4 * s->depth; job++) {
-        int l = job / 4, which = job % 4;
-        PackedBlock pb = packed_block(s, l);
-        const float *src[4] = {w[l].qkv_w, w[l].proj_w, w[l].fc1_w, w[l].fc2_w};
-        void *dst[4] = {(void *)pb.qkv, (void *)pb.proj, (void *)pb.fc1, (void *)pb.fc2};
-        const int rows[4] = {3 * D, D, H, D}, cols[4] = {D, D, D, H};
-        ij_gemm_bf16_pack_wt(dst[which], src[which], rows[which], cols[which]);
-    }
-    return 0;
+    for (int which = 0; which < 4; which++) ij_gemm_bf16_pack_wt(dst[which], src[which], rows[which], cols[which]);
 }
 
 float *ij_cpu_stack_forward(IjStack *s, const IjBlockW *w, const int *seg_off, int nseg, IjChunkObserver observe,

@@ -40,11 +40,14 @@ void ij_stack_free(IjStack *s)
     memset(s, 0, sizeof *s);
 }
 
-int ij_stack_prepack_bf16(IjStack *s, const IjBlockW *w)
+int ij_stack_prepack_bf16_begin(IjStack *s)
 {
     if (s->train || !s->bf16 || s->be != &ij_backend_cpu) return -1;
-    return ij_cpu_stack_prepack_bf16(s, w);
+    ij_cpu_stack_prepack_bf16_begin(s);
+    return 0;
 }
+
+void ij_stack_prepack_bf16_block(IjStack *s, const IjBlockW *w, int l) { ij_cpu_stack_prepack_bf16_block(s, w, l); }
 
 void ij_stack_share_pack(IjStack *s, const IjStack *owner)
 {

@@ -83,8 +83,10 @@ void ij_stack_free(IjStack *s);
 void ij_stack_share_pack(IjStack *s, const IjStack *owner);
 /* An inference stack on the bf16 path: every block's matrices packed once, as bf16 (half the bytes of
  * the float32 weights), and never again; from then on the stack does not read w's matrices (they may
- * be given back). 0, or -1 when the stack cannot (a training stack, float32, another backend). */
-int ij_stack_prepack_bf16(IjStack *s, const IjBlockW *w);
+ * be given back). _begin makes the room (0, or -1 when the stack cannot: a training stack, float32,
+ * another backend); then _block packs block l (every block, before the first forward pass). */
+int ij_stack_prepack_bf16_begin(IjStack *s);
+void ij_stack_prepack_bf16_block(IjStack *s, const IjBlockW *w, int l);
 
 /* Input rows in ij_stack_input(s) [T,D]; returns the output rows [T,D].
  * The forward pass splits the sequences into chunks of at most IJ_CHUNK_ROWS rows (IJ_CHUNK_ROWS_INFER

@@ -236,13 +236,12 @@ static int bench_train(const IjTrainConfig *tc0, int warmup, int steps, BenchPea
 static int bench_model(const IjConfig *c, const IjMaskParams *mp, int batch, int warmup, int steps, int embed,
                        double bucket_mb, BenchPeak *peak, double *flops, double *total)
 {
-    IjModel m; /* feature extraction needs the encoder alone, as embed builds it */
-    if (embed ? ij_model_init_encoder(&m, c, 0) : ij_model_init(&m, c, 0)) return -1;
-    ij_model_set_bf16(&m, peak->bf16);
-    if (embed && peak->bf16 && ij_model_hold_bf16(&m)) { /* as embed --bf16 holds it */
-        ij_model_free(&m);
+    IjModel m; /* feature extraction needs the encoder alone, as embed builds it (--bf16: held as bf16) */
+    if (embed && peak->bf16 ? ij_model_init_encoder_bf16(&m, c, 0, peak->bf16)
+        : embed             ? ij_model_init_encoder(&m, c, 0)
+                            : ij_model_init(&m, c, 0))
         return -1;
-    }
+    ij_model_set_bf16(&m, peak->bf16);
     size_t img = (size_t)c->channels * c->img_size * c->img_size;
     float *x = ij_alloc_aligned(sizeof(float) * img * (size_t)batch), *feat = NULL;
     IjRng r = ij_rng(0, 99, 0);

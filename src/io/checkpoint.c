@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* A metadata integer: 0 and *out set, 1 when absent and not required, -1 with an error naming the
  * file otherwise (lo..hi: the bounds it must lie in). */
@@ -246,7 +247,8 @@ int ij_checkpoint_load_encoder(IjModel *m, StFile *f, int target)
         size_t size;
         if (in_place && !ij_st_take_map(f, &map, &size)) {
             /* the file's pages are the weights: nothing copied, shared with other processes reading it */
-            free(m->params);
+            if (m->map) munmap(m->map, m->map_size); /* the reserved weights (never written) */
+            else free(m->params);
             m->params = (float *)in_place;
             m->map = map, m->map_size = size;
             ij_unbind_encoder(&m->enc);

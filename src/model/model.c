@@ -7,6 +7,7 @@
 
 #include <omp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -41,20 +42,35 @@ int ij_model_init(IjModel *m, const IjConfig *c, uint64_t seed)
     return 0;
 }
 
-int ij_model_init_encoder(IjModel *m, const IjConfig *c, uint64_t seed)
+/* An encoder-only model with its weights' memory reserved but not written: an anonymous mapping (zero
+ * pages, none resident until written; ij_model_free unmaps it), so that bf16 holding never has all the
+ * float32 weights resident at once. */
+static int encoder_shell(IjModel *m, const IjConfig *c)
 {
     memset(m, 0, sizeof *m);
     if (ij_table_build(&m->tab, c)) return -1;
     m->cfg = *c;
     m->encoder_only = 1;
-    m->params = ij_alloc_aligned(sizeof(float) * m->tab.n_encoder);
+    m->map_size = sizeof(float) * m->tab.n_encoder;
+    m->map = mmap(NULL, m->map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m->map == MAP_FAILED) {
+        fprintf(stderr, "ijepa: out of memory mapping %zu bytes\n", m->map_size);
+        exit(1);
+    }
+    m->params = m->map;
     ij_bind_encoder(&m->enc, m->params, &m->tab, c);
     ij_bind_encoder(&m->tenc, m->params, &m->tab, c);
-    ij_params_init_part(m->params, &m->tab, c, seed, IJ_PART_ENCODER);
     m->be = ij_backend_default();
     m->loss_kind = IJ_LOSS_SMOOTH_L1;
     m->target_norm = 1;
     ij_stack_init(&m->tgt_stack, c->depth, c->embed_dim, c->mlp_dim, c->num_heads, 0);
+    return 0;
+}
+
+int ij_model_init_encoder(IjModel *m, const IjConfig *c, uint64_t seed)
+{
+    if (encoder_shell(m, c)) return -1;
+    ij_params_init_part(m->params, &m->tab, c, seed, IJ_PART_ENCODER);
     return 0;
 }
 
@@ -84,19 +100,53 @@ static void give_back(const float *p, size_t n)
     if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* Pack block l's matrices as bf16 and give their float32 pages back: one block resident at a time. */
+static void hold_block(IjModel *m, int l)
+{
+    const size_t D = (size_t)m->cfg.embed_dim, H = (size_t)m->cfg.mlp_dim;
+    IjBlockW *b = &m->tenc.blocks[l], *e = &m->enc.blocks[l];
+    ij_stack_prepack_bf16_block(&m->tgt_stack, m->tenc.blocks, l);
+    give_back(b->qkv_w, 3 * D * D), give_back(b->proj_w, D * D), give_back(b->fc1_w, H * D), give_back(b->fc2_w, D * H);
+    b->qkv_w = b->proj_w = b->fc1_w = b->fc2_w = NULL; /* read no more: the packed bf16 copies serve */
+    e->qkv_w = e->proj_w = e->fc1_w = e->fc2_w = NULL;
+}
+
 int ij_model_hold_bf16(IjModel *m)
 {
     if (!m->encoder_only || m->bf16 == IJ_BF16_OFF)
         return ij_error("bf16 weights: only for the encoder of feature extraction, on a bf16 path");
-    if (ij_stack_prepack_bf16(&m->tgt_stack, m->tenc.blocks))
+    if (ij_stack_prepack_bf16_begin(&m->tgt_stack))
         return ij_error("bf16 weights: the %s backend keeps float32 weights", m->be->name);
-    const IjConfig *c = &m->cfg;
-    const size_t D = (size_t)c->embed_dim, H = (size_t)c->mlp_dim;
-    for (int l = 0; l < c->depth; l++) {
-        IjBlockW *b = &m->tenc.blocks[l], *e = &m->enc.blocks[l];
-        give_back(b->qkv_w, 3 * D * D), give_back(b->proj_w, D * D), give_back(b->fc1_w, H * D), give_back(b->fc2_w, D * H);
-        b->qkv_w = b->proj_w = b->fc1_w = b->fc2_w = NULL; /* read no more: the packed bf16 copies serve */
-        e->qkv_w = e->proj_w = e->fc1_w = e->fc2_w = NULL;
+    for (int l = 0; l < m->cfg.depth; l++) hold_block(m, l);
+    m->held_bf16 = 1;
+    return 0;
+}
+
+/* Whether table tensor t is one of a block's four matrices (what bf16 holding packs). */
+static int block_matrix(const IjTensor *t)
+{
+    const char *dot = strrchr(t->name, '.');
+    return !strncmp(t->name, "blocks.", 7) && dot && !strcmp(dot, ".weight") && t->ndim == 2;
+}
+
+int ij_model_init_encoder_bf16(IjModel *m, const IjConfig *c, uint64_t seed, IjBf16Path path)
+{
+    if (encoder_shell(m, c)) return -1;
+    ij_model_set_bf16(m, path);
+    if (path == IJ_BF16_OFF || ij_stack_prepack_bf16_begin(&m->tgt_stack)) {
+        ij_model_free(m);
+        return ij_error("bf16 weights: a bf16 path and the cpu backend are needed");
+    }
+    for (int i = 0; i < m->tab.n; i++) /* everything but the blocks' matrices */
+        if (m->tab.t[i].part == IJ_PART_ENCODER && !block_matrix(&m->tab.t[i])) ij_params_init_tensor(m->params, &m->tab, c, seed, i);
+    for (int l = 0, i = 0; l < c->depth; l++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "blocks.%d.", l);
+        for (i = 0; i < m->tab.n; i++) /* this block's matrices, then packed and given back */
+            if (m->tab.t[i].part == IJ_PART_ENCODER && block_matrix(&m->tab.t[i]) &&
+                !strncmp(m->tab.t[i].name, prefix, strlen(prefix)))
+                ij_params_init_tensor(m->params, &m->tab, c, seed, i);
+        hold_block(m, l);
     }
     m->held_bf16 = 1;
     return 0;

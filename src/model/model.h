@@ -82,6 +82,9 @@ void ij_model_set_backend(IjModel *m, const IjBackend *be);
  * system (half the weights' memory); the model stays on that path from then on. -1 (with a message)
  * when the model or the backend cannot. */
 int ij_model_hold_bf16(IjModel *m);
+/* ij_model_init_encoder and ij_model_hold_bf16 in one, block by block: the float32 weights are never
+ * all resident (peak: the bf16 weights and one block's float32 matrices). The same values. */
+int ij_model_init_encoder_bf16(IjModel *m, const IjConfig *c, uint64_t seed, IjBf16Path path);
 /* The bytes a model holds: weights (parameters, and the target copy), training state (gradients; the
  * optimizer's moments are the trainer's), the packed weights of the products, and the activations and
  * scratch of the last step or forward pass. */

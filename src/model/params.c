@@ -206,9 +206,14 @@ void ij_params_init(float *params, const IjTable *tab, const IjConfig *c, uint64
 
 void ij_params_init_part(float *params, const IjTable *tab, const IjConfig *c, uint64_t seed, int part)
 {
-    for (int i = 0; i < tab->n; i++) {
+    for (int i = 0; i < tab->n; i++) /* each tensor's stream is its index: a part alone gets the same values */
+        if (part < 0 || tab->t[i].part == part) ij_params_init_tensor(params, tab, c, seed, i);
+}
+
+void ij_params_init_tensor(float *params, const IjTable *tab, const IjConfig *c, uint64_t seed, int i)
+{
+    {
         const IjTensor *t = &tab->t[i];
-        if (part >= 0 && t->part != part) continue; /* its stream is the tensor's index: the same values */
         float *p = params + t->offset;
         IjRng rng = ij_rng(seed, 0x1417, (uint64_t)i);
         switch (t->init) {

@@ -78,5 +78,7 @@ void ij_params_init(float *params, const IjTable *tab, const IjConfig *c, uint64
 /* The same for the tensors of one part only (params holds the whole layout's offsets of that part:
  * the encoder's are the first n_encoder floats); the values equal ij_params_init's. */
 void ij_params_init_part(float *params, const IjTable *tab, const IjConfig *c, uint64_t seed, int part);
+/* Tensor i alone (the values ij_params_init gives it). */
+void ij_params_init_tensor(float *params, const IjTable *tab, const IjConfig *c, uint64_t seed, int i);
 
 #endif
