@@ -21,7 +21,8 @@ expect 2 "unknown command" "$ij" frobnicate
 expect 1 "nonexist.safetensors" "$ij" probe --checkpoint "$dir/nonexist.safetensors"
 expect 1 "nonexist" "$ij" embed --checkpoint "$dir/nonexist.safetensors" --out "$dir/x"
 for cmd in train embed probe bench ablate viz info predict; do
-    "$ij" "$cmd" --help | grep -q -- "--threads" || fail "$cmd --help has no --threads"
+    "$ij" "$cmd" --help > "$dir/help" 2>&1 || fail "$cmd --help"  # (not piped to grep -q: SIGPIPE)
+    grep -q -- "--threads" "$dir/help" || fail "$cmd --help has no --threads"
 done
 "$ij" info --threads 1 > /dev/null || fail "info --threads 1"
 [ $fails -eq 0 ] && echo "test_cli_exit: all passed"

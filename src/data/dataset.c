@@ -346,7 +346,7 @@ static size_t entry_key(const char *name)
 }
 
 typedef struct {
-    const char *key, *label; /* into the archive's entry names and data (valid while it is open) */
+    const char *key, *label; /* malloc'd copies */
     size_t key_len, label_len;
 } ClsLabel;
 
@@ -358,8 +358,8 @@ static int cmp_cls(const void *a, const void *b)
     return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
 
-/* The WebDataset labels of a shard: every "KEY.cls" entry (its text, trimmed), sorted by key. The
- * entry names are copied (IjTarEntry's buffer is reused), the label text points into the archive. */
+/* The WebDataset labels of a shard: every "KEY.cls" entry (its text, trimmed), sorted by key; keys and
+ * labels are copies (the archive is closed before the images are read). */
 static int shard_cls_labels(const char *path, ClsLabel **out, int *n)
 {
     IjTar t;
@@ -379,10 +379,12 @@ static int shard_cls_labels(const char *path, ClsLabel **out, int *n)
             break;
         }
         if (*n == cap) *out = ij_realloc(*out, sizeof(ClsLabel) * (size_t)(cap = cap ? 2 * cap : 256));
-        char *key = ij_malloc(k + 1);
+        char *key = ij_malloc(k + 1), *label = ij_malloc(b - a + 1); /* copies: the archive is closed after */
         memcpy(key, e.name, k);
         key[k] = '\0';
-        (*out)[(*n)++] = (ClsLabel){key, txt + a, k, b - a};
+        memcpy(label, txt + a, b - a);
+        label[b - a] = '\0';
+        (*out)[(*n)++] = (ClsLabel){key, label, k, b - a};
     }
     if (rc == 0 && *n > 1) qsort(*out, (size_t)*n, sizeof(ClsLabel), cmp_cls);
     ij_tar_close(&t);
@@ -391,7 +393,7 @@ static int shard_cls_labels(const char *path, ClsLabel **out, int *n)
 
 static void cls_labels_free(ClsLabel *l, int n)
 {
-    for (int i = 0; i < n; i++) free((char *)l[i].key);
+    for (int i = 0; i < n; i++) free((char *)l[i].key), free((char *)l[i].label);
     free(l);
 }
 
