@@ -45,7 +45,8 @@ def ijepa_run(binary, precision, batch, steps, warmup, threads):
            "--channels", "3", "--batch-size", str(batch), "--steps", str(steps), "--warmup", str(warmup),
            "--threads", str(threads)] + (["--bf16"] if precision == "bf16" else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    ips = float(re.search(r"^embed: ([0-9.]+) images/s", out, re.M).group(1))
+    m = re.search(r"^embed: [0-9.]+ images/s, ([0-9.]+) ms per batch of ([0-9]+)", out, re.M)
+    ips = int(m.group(2)) / (float(m.group(1)) / 1e3)  # from the ms per batch: more digits than the images/s line
     rss = float(re.search(r"^peak resident memory: ([0-9]+) MiB", out, re.M).group(1))
     return {"images_per_s": ips, "peak_rss_mib": rss, "command": " ".join(cmd)}
 
