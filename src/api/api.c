@@ -38,7 +38,7 @@ IjApiModel *ij_api_load(const char *checkpoint, int heads, const char *encoder)
     IjConfig c;
     IjApiModel *a = ij_calloc(1, sizeof *a);
     int rc = ij_checkpoint_config_any(&f, heads, &c);
-    if (!rc) rc = ij_model_init_encoder(&a->m, &c, 0);
+    if (!rc) rc = ij_model_init_encoder_unset(&a->m, &c);
     if (!rc) {
         rc = ij_checkpoint_load_encoder(&a->m, &f, !strcmp(encoder, "target"));
         if (rc) ij_model_free(&a->m);

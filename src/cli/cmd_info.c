@@ -55,7 +55,7 @@ int cmd_info(int argc, char **argv)
         ij_model_free(&m);
         return -1;
     }
-    if (ij_model_init_encoder(&e, &c, (uint64_t)seed)) {
+    if (checkpoint ? ij_model_init_encoder_unset(&e, &c) : ij_model_init_encoder(&e, &c, (uint64_t)seed)) {
         if (save) ij_model_free(&m);
         return -1;
     }

@@ -32,7 +32,7 @@ int eval_load_model(IjModel *m, const char *checkpoint, int heads, const char *e
     long sv = s ? strtol(s, &end, 10) : 0;
     if (!rc && s && seed && *end == 0 && sv >= 0 && sv <= 2147483647) *seed = (int)sv;
     if (!rc && encoder) { /* the encoder alone: its weights once, nothing for training */
-        rc = ij_model_init_encoder(m, &c, seed ? (uint64_t)*seed : 0);
+        rc = ij_model_init_encoder_unset(m, &c);
         if (!rc && ij_checkpoint_load_encoder(m, &f, !strcmp(encoder, "target"))) {
             ij_model_free(m);
             rc = -1;

@@ -67,6 +67,8 @@ static int encoder_shell(IjModel *m, const IjConfig *c)
     return 0;
 }
 
+int ij_model_init_encoder_unset(IjModel *m, const IjConfig *c) { return encoder_shell(m, c); }
+
 int ij_model_init_encoder(IjModel *m, const IjConfig *c, uint64_t seed)
 {
     if (encoder_shell(m, c)) return -1;

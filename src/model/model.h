@@ -71,6 +71,9 @@ int ij_model_init(IjModel *m, const IjConfig *c, uint64_t seed);
  * params), no predictor, no gradients, no target copy, no training stacks; the encoder initialised as
  * ij_model_init initialises it. Load it with ij_checkpoint_load_encoder. Cannot take a step. */
 int ij_model_init_encoder(IjModel *m, const IjConfig *c, uint64_t seed);
+/* The same with the weights left unwritten (zero, and no memory used yet), for a model that
+ * ij_checkpoint_load_encoder fills next: start-up does not spend time initialising what it replaces. */
+int ij_model_init_encoder_unset(IjModel *m, const IjConfig *c);
 void ij_model_free(IjModel *m);
 /* The precision of every matrix product of the model from the next step on: float32 (IJ_BF16_OFF)
  * or bf16 operands on that path (meta.use_bfloat16, `--bf16`). */
