@@ -6,7 +6,7 @@
 #   scripts/cifar10_variant.sh NAME EPOCHS [train flags...]
 #   scripts/cifar10_variant.sh base10 10
 #   scripts/cifar10_variant.sh lr1e-3 10 --lr 1e-3
-# Writes runs/c10v_NAME/ (the run) and runs/c10v_NAME/probe.txt (the table).
+# Writes runs/c10v_NAME/ (the run, with checkpoint-epochN every 5 epochs) and runs/c10v_NAME/probe.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=$1 epochs=$2
@@ -16,7 +16,7 @@ if [ -f "$run/checkpoint.safetensors" ]; then
     build/ijepa train --resume "$run"
 else
     build/ijepa train --config docs/cifar10_recipe.yaml --out "$run" --epochs "$epochs" --minutes 0 \
-        --probe-every 0 --save-every-epochs 0 "$@"
+        --probe-every 0 "$@"   # keeps checkpoint-epochN every 5 epochs (the recipe's): the curve
 fi
 build/ijepa probe --checkpoint "$run/checkpoint.safetensors" --data '../shared/data/cifar10/train-00[0-3].tar' \
     --test-data ../shared/data/cifar10/train-004.tar --pool last4 --bf16 | tee "$run/probe.txt"
