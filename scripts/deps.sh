@@ -5,7 +5,7 @@
 set -euo pipefail
 pkgs=(gcc make libc6-dev libopenblas-dev libopenblas-openmp-dev libjansson-dev zlib1g-dev libyaml-dev libjpeg62-turbo-dev
       libpng-dev python3 python3-numpy dataset-fashion-mnist
-      pkg-config python3-pip python3-setuptools python3-venv  # make install's .pc file; the Python package
+      pkg-config python3-pip python3-setuptools python3-wheel python3-venv  # make install's .pc file; the Python package
       libopenmpi-dev openmpi-bin)  # OpenMPI: the data-parallel build (make MPI=1) and its tests
 [ "${1:-}" = "--torch" ] && pkgs+=(python3-torch)
 missing=()
