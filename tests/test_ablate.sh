@@ -7,13 +7,7 @@
 #  - viz writes masks.png, pca.png, nearest.png and curves.png;
 #  - a variant that cannot run becomes a row saying why; unknown variants and bad switch values
 #    are one-line errors.
-set -uo pipefail
-build=${1:-build}
-ij="$build/ijepa"
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
+. "$(dirname "$0")/lib.sh"
 tiny=(--data fashion-mnist --embed-dim 32 --depth 2 --heads 2 --pred-dim 16 --pred-depth 1
       --batch-size 16 --epochs 1 --warmup 0 --threads 2 --log-every 2 --steps 4
       --probe-fit 100 --probe-held 50)

@@ -2,12 +2,7 @@
 # `ijepa bench --kernels` times each block product alone: with a vector kernel it prints the
 # one-thread sgemm peak and one line per product with both rates (the weight gradients too); a
 # build without one (no AVX2 + FMA) refuses with a one-line error and a non-zero exit.
-set -uo pipefail
-build=${1:-build}
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
+. "$(dirname "$0")/lib.sh"
 if "$build/ijepa" bench --kernels --embed-dim 32 --depth 1 --heads 2 --pred-dim 32 --pred-depth 1 \
     > "$dir/out" 2> "$dir/err"; then
     grep -Eq "^one thread: sgemm peak \(2048\^3, OpenBLAS\) [0-9.]+ GFLOP/s; register tile [0-9]+ x [0-9]+$" "$dir/out" ||

@@ -6,12 +6,7 @@
 # (3): within 64 MiB (before the matrices were mapped and unmapped directly, glibc kept them: +29 MiB
 # per reading on this model, +288 MiB in all; the sanitizer build grows by ~17 MiB, its allocator's
 # quarantine). Run from a parent process holding 512 MiB, it reports its own memory, not the parent's.
-set -uo pipefail
-build=${1:-build}
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
+. "$(dirname "$0")/lib.sh"
 model=(--embed --batch-size 64 --warmup 1)
 for steps in 2 12; do
     "$build/ijepa" bench "${model[@]}" --steps $steps > "$dir/out$steps" 2>&1 || fail "bench --steps $steps: $(tail -1 "$dir/out$steps")"

@@ -13,13 +13,8 @@
 #  - probe --save-head and ijepa predict (the probe's accuracy again), embed --tokens;
 #  - `probe` on class folders prints and writes the attentive probe for every row and the checkpoint's
 #    step, and `viz --what learning` draws learning.png from that probe.json.
-set -uo pipefail
-build=${1:-build}
+. "$(dirname "$0")/lib.sh"
 shard=../shared/data/cifar10/train-004.tar
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
 [ -f "$shard" ] || { echo "FAIL: $shard is missing"; exit 1; }
 tiny=(--embed-dim 32 --depth 2 --heads 2 --pred-dim 16 --pred-depth 1 --channels 3 --img-size 32
       --batch-size 16 --steps 4 --log-every 1 --masks fixed --threads 2)

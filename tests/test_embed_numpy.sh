@@ -2,12 +2,7 @@
 # `ijepa embed` writes .npy files that numpy loads with the right shape and dtype (with --bf16:
 # features within bf16's precision of the float32 ones, and not equal to them), and `ijepa probe`
 # rejects bad arguments with one-line errors.
-set -uo pipefail
-build=${1:-build}
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails+1)); }
+. "$(dirname "$0")/lib.sh"
 "$build/ijepa" info --embed-dim 32 --depth 4 --heads 2 --pred-dim 16 --pred-depth 1 --batch 2 \
     --save "$dir/tiny.safetensors" > /dev/null || fail "info --save"
 "$build/ijepa" embed --checkpoint "$dir/tiny.safetensors" --split test --out "$dir/test" > "$dir/log" 2>&1 || fail "embed: $(cat "$dir/log")"

@@ -44,23 +44,26 @@ const IjBackend ij_backend_ref = {
 static const IjBackend *const backends[] = {&ij_backend_cpu, &ij_backend_ref};
 static const IjBackend *chosen;
 
-const IjBackend *ij_backend_find(const char *name)
+/* The backend with this name, or NULL (no message). */
+static const IjBackend *lookup(const char *name)
 {
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
         if (name && strcmp(name, backends[i]->name) == 0) return backends[i];
-    ij_error("unknown backend '%s' (cpu or ref)", name ? name : "");
     return NULL;
+}
+
+const IjBackend *ij_backend_find(const char *name)
+{
+    const IjBackend *be = lookup(name);
+    if (!be) ij_error("unknown backend '%s' (cpu or ref)", name ? name : "");
+    return be;
 }
 
 int ij_backend_check_env(void)
 {
     const char *env = getenv("IJ_BACKEND");
     if (!env || !*env) return 0;
-    if (!ij_backend_find(env)) {
-        ij_error("IJ_BACKEND=%s: unknown backend (cpu or ref)", env);
-        return -1;
-    }
-    return 0;
+    return lookup(env) ? 0 : ij_error("IJ_BACKEND=%s: unknown backend (cpu or ref)", env);
 }
 
 const IjBackend *ij_backend_default(void)
@@ -68,8 +71,8 @@ const IjBackend *ij_backend_default(void)
     if (chosen) return chosen;
     const char *env = getenv("IJ_BACKEND");
     if (!env || !*env) return &ij_backend_cpu;
-    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
-        if (strcmp(env, backends[i]->name) == 0) return backends[i];
+    const IjBackend *be = lookup(env);
+    if (be) return be;
     static int warned;
     if (!warned) fprintf(stderr, "ijepa: IJ_BACKEND=%s: unknown backend, using cpu\n", env);
     warned = 1;

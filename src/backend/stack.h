@@ -65,7 +65,7 @@ typedef struct IjStack {
     int wpack_shared;  /* wpack belongs to another stack (ij_stack_share_pack) */
     int pack_blocks;   /* blocks wpack holds: depth, or 1 for an inference stack whose packed weights would
                         * pass IJ_PACK_ALL_MAX_BYTES (it then runs block by block, packing each in turn) */
-    int prepacked;     /* wpack holds every block packed once as bf16 (ij_stack_prepack_bf16): the float32
+    int prepacked;     /* wpack holds every block packed once as bf16 (ij_stack_prepack_bf16_begin and _block): the float32
                         * matrices are not read again */
     /* The products' operands: float32 (IJ_BF16_OFF, the default) or bf16 on that path (kernels/bf16.h):
      * then wpack holds bf16 pairs (gemm_bf16_pack_*), and q, k, v and d(attention output) are rounded
